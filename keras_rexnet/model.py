@@ -1,0 +1,302 @@
+"""Keras functional builders for the ReXNet families, read off :mod:`keras_rexnet.spec`.
+
+Only ``keras.layers`` and ``keras.ops``: the same code runs on TensorFlow, JAX and
+PyTorch. Layer names say where each layer comes from (``stem_conv``,
+``block3_dw_bn``, ``block3_se_reduce``, ``head_conv``, ``predictions``), and the
+checkpoint mappings in :mod:`keras_rexnet.converters` use the same names.
+"""
+
+import os
+
+import keras
+from keras import layers
+
+from keras_rexnet import spec as specs
+from keras_rexnet.layers import PartialShortcut
+
+BN_EPSILON = 1e-5  # PyTorch's default, as in the official models
+BN_MOMENTUM = 0.9  # PyTorch momentum 0.1
+MIN_SIZE = 32
+
+BASE_DOCSTRING = """Instantiates the {title} architecture.
+
+Reference:
+- [Rethinking Channel Dimensions for Efficient Model Design](https://arxiv.org/abs/2007.00992)
+  (CVPR 2021), and the official NAVER code.
+
+The model follows `keras.applications` conventions. With
+`include_preprocessing=True` (the default) it takes RGB pixels in `[0, 255]` and
+normalizes them with the ImageNet mean and std inside the model; with `False` it
+takes what `keras_rexnet.preprocess_input` returns. Channels last only.
+
+Args:
+    width: the width multiplier{width_note}.
+    include_top: whether to include the classifier on top.
+    weights: `None` (random initialization), `"imagenet"` (pretrained weights,
+        downloaded and converted once), the path to a `.weights.h5` file saved
+        from the same architecture, or the path to a PyTorch checkpoint
+        (`.pth`, `.pt`, `.bin`, `.safetensors`; official or timm layout),
+        converted on the fly without running any code from the file.
+    input_tensor: optional Keras tensor to use as the model's input.
+    input_shape: optional `(height, width, 3)`; `None` builds a model for any
+        image size. Sides smaller than 32 are refused.
+    pooling: with `include_top=False`: `None` (4-D feature map), `"avg"` or `"max"`.
+    classes: number of classes when `include_top=True`.
+    classifier_activation: activation of the `predictions` layer (`None` gives logits).
+    include_preprocessing: see above.
+    dropout_rate: dropout before the classifier.
+    name: the model's name.
+
+Returns:
+    A `keras.Model`.
+"""
+
+
+def _act(name, x, act):
+    return layers.Activation(act, name=name)(x)
+
+
+def _conv(x, filters, name, kernel_size=1, strides=1, use_bias=False):
+    if strides > 1 and kernel_size > 1:
+        # PyTorch pads k // 2 on every side; "same" would pad asymmetrically.
+        x = layers.ZeroPadding2D(kernel_size // 2, name=f"{name}_pad")(x)
+        padding = "valid"
+    else:
+        padding = "same"
+    return layers.Conv2D(filters, kernel_size, strides=strides, padding=padding,
+                         use_bias=use_bias, name=name)(x)
+
+
+def _bn(x, name):
+    return layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=name)(x)
+
+
+def _squeeze_excite(x, block, prefix):
+    s = layers.GlobalAveragePooling2D(keepdims=True, name=f"{prefix}_pool")(x)
+    s = layers.Conv2D(block.se_channels, 1, use_bias=True, name=f"{prefix}_reduce")(s)
+    s = _bn(s, f"{prefix}_bn")
+    s = _act(f"{prefix}_relu", s, "relu")
+    s = layers.Conv2D(block.hidden_channels, 1, use_bias=True, name=f"{prefix}_expand")(s)
+    s = _act(f"{prefix}_gate", s, "sigmoid")
+    return layers.Multiply(name=f"{prefix}_excite")([x, s])
+
+
+def block_output_name(block):
+    """Name of the layer whose output is block ``block``'s output."""
+    if block.shortcut:
+        return f"block{block.index}_add"
+    return f"block{block.index}_{block.ops[-1].role}"
+
+
+def apply_block(x, block):
+    prefix = f"block{block.index}"
+    inputs = x
+    for op in block.ops:
+        name = f"{prefix}_{op.role}"
+        if op.kind == "conv":
+            filters = block.hidden_channels if op.role == "expand_conv" else block.out_channels
+            x = _conv(x, filters, name)
+        elif op.kind == "dwconv":
+            if block.stride > 1:
+                x = layers.ZeroPadding2D(block.kernel_size // 2, name=f"{prefix}_dw_pad")(x)
+            x = layers.DepthwiseConv2D(block.kernel_size, strides=block.stride,
+                                       padding="valid" if block.stride > 1 else "same",
+                                       use_bias=False, name=name)(x)
+        elif op.kind == "bn":
+            x = _bn(x, name)
+        elif op.kind == "act":
+            x = _act(name, x, op.act)
+        elif op.kind == "se":
+            x = _squeeze_excite(x, block, f"{prefix}_se")
+        else:  # pragma: no cover - the spec only makes the kinds above
+            raise ValueError(f"unknown op kind {op.kind!r}")
+    if block.shortcut:
+        x = PartialShortcut(name=f"{prefix}_add")([x, inputs])
+    return x
+
+
+def _validate_args(include_top, weights, pooling, classes, classifier_activation):
+    if not (weights in (None, "imagenet") or isinstance(weights, (str, os.PathLike))):
+        raise ValueError(
+            "The `weights` argument should be either `None` (random initialization), "
+            "'imagenet' (pre-training on ImageNet), or the path to a weights file "
+            "(.weights.h5) or PyTorch checkpoint (.pth, .pt, .bin, .safetensors). "
+            f"Received: weights={weights!r}")
+    if isinstance(classes, bool) or not isinstance(classes, int) or classes < 1:
+        raise ValueError(f"`classes` must be a positive integer, got {classes!r}")
+    if weights == "imagenet" and include_top and classes != 1000:
+        raise ValueError(
+            "If using `weights='imagenet'` with `include_top=True`, `classes` should be "
+            f"1000. Received classes={classes}")
+    if weights == "imagenet" and include_top and classifier_activation not in (None, "softmax"):
+        raise ValueError(
+            "Only `None` and 'softmax' are allowed for `classifier_activation` when using "
+            f"pretrained weights, got {classifier_activation!r}")
+    if not include_top and pooling not in (None, "avg", "max"):
+        raise ValueError(f"`pooling` must be None, 'avg' or 'max', got {pooling!r}")
+
+
+def _image_input(input_tensor, input_shape, include_preprocessing):
+    if input_shape is None and input_tensor is not None:
+        input_shape = tuple(input_tensor.shape[1:])
+    if input_shape is None:
+        input_shape = (None, None, 3)
+    input_shape = tuple(input_shape)
+    if len(input_shape) != 3:
+        raise ValueError(f"`input_shape` must be (height, width, channels), got {input_shape}")
+    h, w, c = input_shape
+    for side in (h, w):
+        if side is not None and side < MIN_SIZE:
+            raise ValueError(
+                f"Input size must be at least {MIN_SIZE}x{MIN_SIZE}; received "
+                f"input_shape={input_shape}")
+    if c is None or c < 1 or (include_preprocessing and c != 3):
+        raise ValueError(
+            f"The input must have 3 (RGB) channels, got input_shape={input_shape}")
+    if input_tensor is None:
+        return keras.Input(shape=input_shape, name="image"), None
+    if not keras.backend.is_keras_tensor(input_tensor):
+        img = keras.Input(tensor=input_tensor, shape=input_shape, name="image")
+        return img, img
+    return input_tensor, input_tensor
+
+
+def build_from_spec(spec, include_top=True, weights=None, input_tensor=None, input_shape=None,
+                    pooling=None, classes=1000, classifier_activation="softmax",
+                    include_preprocessing=True, dropout_rate=0.2, name=None, model_name=None):
+    """Build the Keras model a :class:`keras_rexnet.spec.NetSpec` describes."""
+    _validate_args(include_top, weights, pooling, classes, classifier_activation)
+    if not 0 <= dropout_rate < 1:
+        raise ValueError(f"`dropout_rate` must be in [0, 1), got {dropout_rate!r}")
+    if keras.config.image_data_format() != "channels_last":
+        raise ValueError("keras_rexnet models support channels_last only; set "
+                         "keras.config.set_image_data_format('channels_last')")
+    model_name = model_name or specs.default_name(spec)
+    if weights == "imagenet" and input_shape is not None and tuple(input_shape[:2]) != (224, 224):
+        import warnings
+        warnings.warn(f"{model_name} was trained at 224x224; input_shape={tuple(input_shape)} "
+                      "may give lower accuracy with the pretrained weights.", stacklevel=3)
+    img_input, source = _image_input(input_tensor, input_shape, include_preprocessing)
+
+    x = img_input
+    if include_preprocessing:
+        x = layers.Rescaling(1.0 / 255, name="rescaling")(x)
+        x = layers.Normalization(mean=list(specs.IMAGENET_MEAN),
+                                 variance=[s ** 2 for s in specs.IMAGENET_STD],
+                                 name="normalization")(x)
+    x = _conv(x, spec.stem_channels, "stem_conv", kernel_size=3, strides=spec.stem_stride)
+    x = _bn(x, "stem_bn")
+    x = _act("stem_act", x, spec.stem_act)
+    for block in spec.blocks:
+        x = apply_block(x, block)
+    head = spec.head
+    if head.channels is not None:
+        x = _conv(x, head.channels, "head_conv")
+        x = _bn(x, "head_bn")
+        x = _act("head_act", x, head.act)
+
+    if include_top:
+        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        if head.prelogits_channels:
+            x = layers.Dense(head.prelogits_channels, name="prelogits_conv")(x)
+            x = _bn(x, "prelogits_bn")
+            x = _act("prelogits_act", x, head.prelogits_act)
+        if dropout_rate > 0:
+            x = layers.Dropout(dropout_rate, name="dropout")(x)
+        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+    elif pooling == "avg":
+        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    elif pooling == "max":
+        x = layers.GlobalMaxPooling2D(name="max_pool")(x)
+
+    if source is not None:
+        inputs = keras.utils.get_source_inputs(source)
+    else:
+        inputs = img_input
+    model = keras.Model(inputs, x, name=name or model_name)
+
+    if weights is not None:
+        from keras_rexnet import weights as weights_lib
+
+        weights_lib.load_into(model, spec, weights, include_top=include_top,
+                              model_name=model_name)
+    return model
+
+
+def _builder(family, title, width_note=""):
+    def builder(width=1.0, include_top=True, weights=None, input_tensor=None, input_shape=None,
+                pooling=None, classes=1000, classifier_activation="softmax",
+                include_preprocessing=True, dropout_rate=0.2, name=None):
+        spec = specs.spec_for(family, width)
+        return build_from_spec(spec, include_top=include_top, weights=weights,
+                               input_tensor=input_tensor, input_shape=input_shape,
+                               pooling=pooling, classes=classes,
+                               classifier_activation=classifier_activation,
+                               include_preprocessing=include_preprocessing,
+                               dropout_rate=dropout_rate, name=name)
+
+    builder.__doc__ = BASE_DOCSTRING.format(title=title, width_note=width_note)
+    return builder
+
+
+ReXNetV1 = _builder("rexnet_v1", "ReXNetV1", " (published: 1.0, 1.3, 1.5, 2.0, 3.0)")
+ReXNetV1.__name__ = ReXNetV1.__qualname__ = "ReXNetV1"
+ReXNetV1Lite = _builder("rexnet_lite", "ReXNetV1-lite (no SE, ReLU6 only)",
+                        " (published: 1.0, 1.3, 1.5, 2.0)")
+ReXNetV1Lite.__name__ = ReXNetV1Lite.__qualname__ = "ReXNetV1Lite"
+ReXNetPlain = _builder("rexnet_plain", "ReXNet (plain), from the paper's appendix B.2")
+ReXNetPlain.__name__ = ReXNetPlain.__qualname__ = "ReXNetPlain"
+
+
+def list_models(pattern=None):
+    """Names accepted by :func:`create_model` (timm-style), optionally filtered by fnmatch."""
+    import fnmatch
+
+    names = list(specs.MODEL_NAMES)
+    if pattern:
+        names = [n for n in names if fnmatch.fnmatch(n, pattern)]
+    return names
+
+
+def create_model(name, **kwargs):
+    """Build a model by its timm-style name, e.g. ``create_model("rexnet_150")``.
+
+    Takes the builders' keyword arguments (``weights``, ``include_top``, ``classes`` ...).
+    """
+    if "width" in kwargs:
+        raise TypeError("create_model() takes the width from the model name; do not pass `width`")
+    spec = specs.spec_by_name(name)
+    return build_from_spec(spec, model_name=name, **kwargs)
+
+
+def feature_extractor(model):
+    """A model giving the feature maps at strides 4, 8, 16 and 32 of a ReXNet model.
+
+    Returns a ``keras.Model`` with the same input and a dict of outputs
+    ``{"P2": stride 4, "P3": stride 8, "P4": stride 16, "P5": stride 32}``, each the
+    output of the last block at that resolution (as timm's ``features_only``).
+    Works on any model these builders made, including one loaded from ``.keras``.
+    """
+    stride = 1
+    last = {}
+    names = {layer.name for layer in model.layers}
+    if "stem_conv" not in names:
+        raise ValueError(f"{model.name!r} is not a keras_rexnet model (no 'stem_conv' layer)")
+    stride = model.get_layer("stem_conv").strides[0]
+    i = 0
+    while f"block{i}_dw_conv" in names:
+        stride *= model.get_layer(f"block{i}_dw_conv").strides[0]
+        out = f"block{i}_add" if f"block{i}_add" in names else None
+        if out is None:
+            for role in ("project_act", "project_bn"):
+                if f"block{i}_{role}" in names:
+                    out = f"block{i}_{role}"
+                    break
+        last[stride] = out
+        i += 1
+    outputs = {}
+    for level, s in (("P2", 4), ("P3", 8), ("P4", 16), ("P5", 32)):
+        if s not in last:
+            raise ValueError(f"{model.name!r} has no block at stride {s}")
+        outputs[level] = model.get_layer(last[s]).output
+    return keras.Model(model.inputs, outputs, name=f"{model.name}_features")

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The one install recipe of keras-rexnet: used by `make install`, CI and the README.
+# Creates or updates $VENV (default .venv) and is idempotent: when nothing that
+# shapes the environment changed since the last successful run, it returns at once.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-python3.11}
+command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
+
+# 1. Debian's libusb (tflite-support's metadata module loads it).
+if ! ldconfig -p 2>/dev/null | grep -q 'libusb-1.0.so.0'; then
+  echo "install.sh: installing Debian libusb-1.0-0"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libusb-1.0-0
+fi
+
+[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+PY="$VENV/bin/python"
+
+stamp="$VENV/.keras-rexnet-install"
+want=$(cat requirements.txt setup.py pyproject.toml scripts/install.sh | sha256sum | cut -d' ' -f1)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] \
+   && ! "$PY" -c 'import importlib.util,sys; sys.exit(importlib.util.find_spec("triton") is not None)' 2>/dev/null; then
+  echo "install.sh: $VENV is up to date"
+  exit 0
+fi
+rm -f "$stamp"
+
+# 2. One pinned install (torch/torchvision 2.14.1/0.29.1 come from this machine kind's disk).
+"$PY" -m pip install -q --upgrade pip setuptools wheel
+"$PY" -m pip install -q -r requirements.txt
+# 3. tflite-support without its protobuf<4 pin; its metadata writers work with TF's protobuf.
+"$PY" -m pip install -q --no-deps tflite-support==0.4.4
+# The project itself, editable (keras_rexnet, keras_rexnet.converters, keras_rexnet.tflite).
+"$PY" -m pip install -q --no-deps --no-build-isolation -e .
+# 4. Last pip step: triton (pulled in by torch) segfaults beside TensorFlow in one process.
+"$PY" -m pip uninstall -y -q triton 2>/dev/null || true
+"$PY" -c 'import importlib.util,sys; sys.exit(importlib.util.find_spec("triton") is not None)' \
+  || { echo "install.sh: triton is still installed" >&2; exit 1; }
+echo "$want" > "$stamp"
+echo "install.sh: $VENV ready"

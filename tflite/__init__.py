@@ -1,0 +1,1 @@
+"""TFLite and ONNX export (installed as ``keras_rexnet.tflite``)."""
