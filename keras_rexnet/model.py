@@ -56,7 +56,7 @@ def _act(name, x, act):
     return layers.Activation(act, name=name)(x)
 
 
-def _conv(x, filters, name, kernel_size=1, strides=1, use_bias=False):
+def _conv(x, filters, name, kernel_size=1, strides=1, use_bias=False, init=None):
     if strides > 1 and kernel_size > 1:
         # PyTorch pads k // 2 on every side; "same" would pad asymmetrically.
         x = layers.ZeroPadding2D(kernel_size // 2, name=f"{name}_pad")(x)
@@ -64,19 +64,20 @@ def _conv(x, filters, name, kernel_size=1, strides=1, use_bias=False):
     else:
         padding = "same"
     return layers.Conv2D(filters, kernel_size, strides=strides, padding=padding,
-                         use_bias=use_bias, name=name)(x)
+                         use_bias=use_bias, name=name,
+                         kernel_initializer=init or "glorot_uniform")(x)
 
 
 def _bn(x, name):
     return layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=name)(x)
 
 
-def _squeeze_excite(x, block, prefix):
+def _squeeze_excite(x, block, prefix, init=None):
     s = layers.GlobalAveragePooling2D(keepdims=True, name=f"{prefix}_pool")(x)
-    s = layers.Conv2D(block.se_channels, 1, use_bias=True, name=f"{prefix}_reduce")(s)
+    s = _conv(s, block.se_channels, f"{prefix}_reduce", use_bias=True, init=init)
     s = _bn(s, f"{prefix}_bn")
     s = _act(f"{prefix}_relu", s, "relu")
-    s = layers.Conv2D(block.hidden_channels, 1, use_bias=True, name=f"{prefix}_expand")(s)
+    s = _conv(s, block.hidden_channels, f"{prefix}_expand", use_bias=True, init=init)
     s = _act(f"{prefix}_gate", s, "sigmoid")
     return layers.Multiply(name=f"{prefix}_excite")([x, s])
 
@@ -88,26 +89,28 @@ def block_output_name(block):
     return f"block{block.index}_{block.ops[-1].role}"
 
 
-def apply_block(x, block):
+def apply_block(x, block, init=None):
+    """Apply one spec block. ``init``: kernel initializer (None: Keras' defaults)."""
     prefix = f"block{block.index}"
     inputs = x
     for op in block.ops:
         name = f"{prefix}_{op.role}"
         if op.kind == "conv":
             filters = block.hidden_channels if op.role == "expand_conv" else block.out_channels
-            x = _conv(x, filters, name)
+            x = _conv(x, filters, name, init=init)
         elif op.kind == "dwconv":
             if block.stride > 1:
                 x = layers.ZeroPadding2D(block.kernel_size // 2, name=f"{prefix}_dw_pad")(x)
             x = layers.DepthwiseConv2D(block.kernel_size, strides=block.stride,
                                        padding="valid" if block.stride > 1 else "same",
-                                       use_bias=False, name=name)(x)
+                                       use_bias=False, name=name,
+                                       depthwise_initializer=init or "glorot_uniform")(x)
         elif op.kind == "bn":
             x = _bn(x, name)
         elif op.kind == "act":
             x = _act(name, x, op.act)
         elif op.kind == "se":
-            x = _squeeze_excite(x, block, f"{prefix}_se")
+            x = _squeeze_excite(x, block, f"{prefix}_se", init=init)
         else:  # pragma: no cover - the spec only makes the kinds above
             raise ValueError(f"unknown op kind {op.kind!r}")
     if block.shortcut:
@@ -177,6 +180,9 @@ def build_from_spec(spec, include_top=True, weights=None, input_tensor=None, inp
         warnings.warn(f"{model_name} was trained at 224x224; input_shape={tuple(input_shape)} "
                       "may give lower accuracy with the pretrained weights.", stacklevel=3)
     img_input, source = _image_input(input_tensor, input_shape, include_preprocessing)
+    # Weights that are about to be loaded need no random draw: on JAX every random
+    # initializer compiles per shape (about a second each), zeros cost nothing.
+    init = "zeros" if weights is not None else None
 
     x = img_input
     if include_preprocessing:
@@ -184,26 +190,29 @@ def build_from_spec(spec, include_top=True, weights=None, input_tensor=None, inp
         x = layers.Normalization(mean=list(specs.IMAGENET_MEAN),
                                  variance=[s ** 2 for s in specs.IMAGENET_STD],
                                  name="normalization")(x)
-    x = _conv(x, spec.stem_channels, "stem_conv", kernel_size=3, strides=spec.stem_stride)
+    x = _conv(x, spec.stem_channels, "stem_conv", kernel_size=3, strides=spec.stem_stride,
+              init=init)
     x = _bn(x, "stem_bn")
     x = _act("stem_act", x, spec.stem_act)
     for block in spec.blocks:
-        x = apply_block(x, block)
+        x = apply_block(x, block, init)
     head = spec.head
     if head.channels is not None:
-        x = _conv(x, head.channels, "head_conv")
+        x = _conv(x, head.channels, "head_conv", init=init)
         x = _bn(x, "head_bn")
         x = _act("head_act", x, head.act)
 
     if include_top:
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
         if head.prelogits_channels:
-            x = layers.Dense(head.prelogits_channels, name="prelogits_conv")(x)
+            x = layers.Dense(head.prelogits_channels, name="prelogits_conv",
+                             kernel_initializer=init or "glorot_uniform")(x)
             x = _bn(x, "prelogits_bn")
             x = _act("prelogits_act", x, head.prelogits_act)
         if dropout_rate > 0:
             x = layers.Dropout(dropout_rate, name="dropout")(x)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+        x = layers.Dense(classes, activation=classifier_activation, name="predictions",
+                         kernel_initializer=init or "glorot_uniform")(x)
     elif pooling == "avg":
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
     elif pooling == "max":

@@ -1,0 +1,89 @@
+"""Keras models equal the official PyTorch models, on this process's Keras backend."""
+
+import numpy as np
+import pytest
+import torch
+
+import keras_rexnet
+from helpers import OFFICIAL, OFFICIAL_PARAMS, VECTORS, official_state, predict
+from keras_rexnet import spec as specs
+from keras_rexnet.converters import reference
+from keras_rexnet.model import build_from_spec
+
+BUILDERS = {"rexnet_v1": keras_rexnet.ReXNetV1, "rexnet_lite": keras_rexnet.ReXNetV1Lite}
+
+
+def _logits_model(family, width, weights, **kwargs):
+    return BUILDERS[family](width, weights=str(weights), include_preprocessing=False,
+                            classifier_activation=None, **kwargs)
+
+
+def _reference(spec, state, x_nhwc):
+    ref = reference.from_state_dict(spec, state)
+    with torch.no_grad():
+        return ref(torch.from_numpy(np.ascontiguousarray(x_nhwc.transpose(0, 3, 1, 2)))).numpy()
+
+
+@pytest.mark.parametrize("path", sorted(VECTORS.glob("*.npz")), ids=lambda p: p.stem)
+def test_official_vectors(path, official_ckpt):
+    v = np.load(path)
+    name = str(v["manifest"])
+    family, width = OFFICIAL[name]
+    model = _logits_model(family, width, official_ckpt(name, int(v["weight_seed"])))
+    logits = predict(model, v["input_nchw"].transpose(0, 2, 3, 1))
+    assert np.abs(logits - v["logits"]).max() <= 1e-4
+
+
+@pytest.mark.parametrize("name", sorted(OFFICIAL))
+def test_official_configuration(name, official_ckpt):
+    """Every official configuration: trainable parameters, and numbers on an odd, non-square
+    input against the PyTorch reference."""
+    family, width = OFFICIAL[name]
+    model = _logits_model(family, width, official_ckpt(name))
+    assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == OFFICIAL_PARAMS[name]
+    x = np.random.default_rng(5).standard_normal((2, 45, 67, 3)).astype("float32")
+    state = {k: v for k, v in official_state(name).items() if not k.endswith("num_batches_tracked")}
+    assert np.abs(predict(model, x) - _reference(specs.spec_for(family, width), state, x)).max() \
+        <= 1e-4
+
+
+SIZES = [(32, 32), (33, 47), (224, 224), (225, 199), (97, 160)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("name", sorted(OFFICIAL))
+def test_official_configuration_sizes(name, size, official_ckpt):
+    family, width = OFFICIAL[name]
+    model = _logits_model(family, width, official_ckpt(name))
+    x = np.random.default_rng(6).standard_normal((2, *size, 3)).astype("float32")
+    state = {k: v for k, v in official_state(name).items() if not k.endswith("num_batches_tracked")}
+    assert np.abs(predict(model, x) - _reference(specs.spec_for(family, width), state, x)).max() \
+        <= 1e-4
+
+
+@pytest.mark.parametrize("family,width", [("rexnet_v1", 0.75), ("rexnet_v1", 1.1),
+                                          ("rexnet_lite", 0.8), ("rexnet_lite", 1.2)])
+def test_unpublished_widths(family, width, spec_ckpt):
+    """Widths with no official file: the reference (proven on the vectors) is the oracle."""
+    spec = specs.spec_for(family, width)
+    path, state = spec_ckpt(spec, seed=7)
+    model = _logits_model(family, width, path)
+    x = np.random.default_rng(8).standard_normal((1, 35, 51, 3)).astype("float32")
+    assert np.abs(predict(model, x) - _reference(spec, state, x)).max() <= 1e-4
+
+
+def test_include_preprocessing_equals_preprocess_input(official_ckpt):
+    path = official_ckpt("rexnet_lite_1.0")
+    raw = keras_rexnet.ReXNetV1Lite(1.0, weights=str(path), classifier_activation=None)
+    norm = _logits_model("rexnet_lite", 1.0, path)
+    pixels = np.random.default_rng(2).uniform(0, 255, (2, 40, 48, 3)).astype("float32")
+    np.testing.assert_allclose(predict(raw, pixels),
+                               predict(norm, keras_rexnet.preprocess_input(pixels)),
+                               rtol=0, atol=1e-4)
+
+
+def test_softmax_by_default(official_ckpt):
+    model = keras_rexnet.ReXNetV1Lite(1.0, weights=str(official_ckpt("rexnet_lite_1.0")))
+    probs = predict(model, np.full((1, 32, 32, 3), 128.0))
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
