@@ -1,0 +1,27 @@
+# keras-rexnet: every set-up goes through scripts/install.sh (the one install recipe).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST := $(PY) -m pytest
+BACKENDS := tensorflow jax torch
+
+.PHONY: install demo test test-fast test-slow bench clean
+
+install:
+	bash scripts/install.sh
+
+demo: install
+	$(PY) -m keras_rexnet.demo
+
+# The whole suite: backend-independent tests once, then the model tests in one process per
+# Keras backend. Slow checks (marked `slow`) run in `make test-slow`, CI's second stage.
+test: install
+	bash scripts/run_tests.sh "not slow"
+
+test-slow: install
+	bash scripts/run_tests.sh "slow"
+
+bench: install
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info artifacts
