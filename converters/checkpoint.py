@@ -8,6 +8,7 @@ training code (``state_dict``, ``model``, ``model_ema`` ...) are unwrapped,
 """
 
 import pathlib
+import re
 
 import numpy as np
 
@@ -27,13 +28,17 @@ def _read_torch(path):
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        if "Weights only load failed" in first or "weights_only" in str(e):
+        text = str(e)
+        found = re.search(r"GLOBAL (\S+)|global:? (\S+)", text, flags=re.IGNORECASE)
+        if found:  # the pickle names a callable or class: code we refuse to run
+            what = (found.group(1) or found.group(2)).rstrip(".,")
             raise CheckpointError(
-                path, "refused: the file's pickle asks to run code or build objects that are "
-                "not tensors; only plain tensor checkpoints are loaded (nothing was executed)"
-            ) from None
-        raise CheckpointError(path, f"not a readable PyTorch checkpoint ({first})") from None
+                path, f"refused: the file's pickle asks for {what}, which could run code; only "
+                      "plain tensor checkpoints are loaded (nothing was executed)") from None
+        detail = re.search(r"error:\s*\n*\s*(.+)", text)
+        detail = detail.group(1).strip() if detail else text.strip().splitlines()[0]
+        raise CheckpointError(path, f"corrupt, truncated or not a PyTorch checkpoint ({detail})") \
+            from None
     except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError, TypeError) as e:
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(path, f"corrupt, truncated or not a PyTorch checkpoint ({msg})") \

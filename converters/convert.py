@@ -7,7 +7,7 @@ once; whatever is left over on either side is a :class:`CheckpointError` that li
 import dataclasses
 
 from keras_rexnet import spec as specs
-from keras_rexnet.converters.checkpoint import read_state_dict
+from keras_rexnet.converters.checkpoint import read_state_dict, unwrap
 from keras_rexnet.converters.layouts import (FAMILY_OF_LAYOUT, classifier_key, layout_of,
                                              table)
 from keras_rexnet.errors import CheckpointError
@@ -50,21 +50,29 @@ def _candidates(layout):
                    else specs.rexnet_v1(w, ch_div=ch_div))
 
 
-def _fits(entries, state, include_top):
+def _mismatches(entries, state):
+    """(shape mismatches among present keys, missing keys) of a candidate table."""
+    wrong, missing = 0, []
     for entry in entries:
-        if entry.top and not include_top:
-            continue
         for key, shape in entry.tensors():
-            if key not in state or tuple(state[key].shape) != shape:
-                return False
-    return True
+            if key not in state:
+                missing.append(key)
+            elif tuple(state[key].shape) != shape:
+                wrong += 1
+    return wrong, missing
 
 
 def detect(state, path=None):
-    """Decide layout, family, width and classes of a state dict (or a checkpoint path)."""
+    """Decide layout, family, width and classes of a state dict (or a checkpoint path).
+
+    Raises :class:`CheckpointError` for another architecture, for shapes that fit no
+    configuration, and -- when the shapes identify one -- for missing or unexpected tensors.
+    """
     if not isinstance(state, dict):
         path = state if path is None else path
         state = read_state_dict(state)
+    else:
+        state = unwrap(path, state)
     layout = layout_of(state)
     if layout is None:
         raise CheckpointError(path, "not a ReXNet checkpoint (neither the official nor the timm "
@@ -76,12 +84,21 @@ def detect(state, path=None):
         if stem is not None and stem.shape[0] != spec.stem_channels:
             continue
         entries = table(spec, layout, classes or 1000)
-        if not _fits(entries, state, include_top=bool(classes)):
+        if not classes:
+            entries = [e for e in entries if not e.top]
+        wrong, missing = _mismatches(entries, state)
+        if wrong or len(missing) > len(state):
             continue
-        used = {k for e in entries if classes or not e.top for k, _ in e.tensors()}
-        if set(state) - used:
-            continue
-        return Detected(layout, spec, classes, specs.default_name(spec))
+        name = specs.default_name(spec)
+        if missing:
+            raise CheckpointError(path, f"looks like {name} but is missing {len(missing)} "
+                                        f"tensors: {_listing(missing)}")
+        used = {k for e in entries for k, _ in e.tensors()}
+        unexpected = [k for k in state if k not in used]
+        if unexpected:
+            raise CheckpointError(path, f"looks like {name} but has {len(unexpected)} unexpected "
+                                        f"tensors: {_listing(unexpected)}")
+        return Detected(layout, spec, classes, name)
     raise CheckpointError(path, f"is {LAYOUT_TITLES[layout]} by its key names, but its shapes fit "
                                 "no ReXNet configuration (width 0.25-4.0)")
 
@@ -104,6 +121,7 @@ def load_state_into(model, spec, state, include_top=True, path=None, model_name=
     and Keras weights left unset. Returns the checkpoint layout.
     """
     model_name = model_name or model.name
+    state = unwrap(path, state)
     layout = layout_of(state)
     if layout is None:
         raise CheckpointError(path, "not a ReXNet checkpoint (neither the official nor the timm "

@@ -45,7 +45,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ValueError as e:  # CheckpointError included: one line, no traceback
+    except (ValueError, OSError) as e:  # CheckpointError included: one line, no traceback
         print(f"keras-rexnet: error: {e}", file=sys.stderr)
         return 2
 

@@ -166,8 +166,14 @@ def _image_input(input_tensor, input_shape, include_preprocessing):
 
 def build_from_spec(spec, include_top=True, weights=None, input_tensor=None, input_shape=None,
                     pooling=None, classes=1000, classifier_activation="softmax",
-                    include_preprocessing=True, dropout_rate=0.2, name=None, model_name=None):
-    """Build the Keras model a :class:`keras_rexnet.spec.NetSpec` describes."""
+                    include_preprocessing=True, dropout_rate=0.2, name=None, model_name=None,
+                    kernel_initializer=None):
+    """Build the Keras model a :class:`keras_rexnet.spec.NetSpec` describes.
+
+    ``model_name``: the configuration's name (default: from the spec);
+    ``kernel_initializer``: overrides the kernels' initializer (default: Keras' own, or
+    zeros when ``weights`` will overwrite them anyway).
+    """
     _validate_args(include_top, weights, pooling, classes, classifier_activation)
     if not 0 <= dropout_rate < 1:
         raise ValueError(f"`dropout_rate` must be in [0, 1), got {dropout_rate!r}")
@@ -182,7 +188,7 @@ def build_from_spec(spec, include_top=True, weights=None, input_tensor=None, inp
     img_input, source = _image_input(input_tensor, input_shape, include_preprocessing)
     # Weights that are about to be loaded need no random draw: on JAX every random
     # initializer compiles per shape (about a second each), zeros cost nothing.
-    init = "zeros" if weights is not None else None
+    init = kernel_initializer or ("zeros" if weights is not None else None)
 
     x = img_input
     if include_preprocessing:

@@ -21,8 +21,8 @@ PY="$VENV/bin/python"
 
 stamp="$VENV/.keras-rexnet-install"
 want=$(cat requirements.txt setup.py pyproject.toml scripts/install.sh | sha256sum | cut -d' ' -f1)
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] \
-   && ! "$PY" -c 'import importlib.util,sys; sys.exit(importlib.util.find_spec("triton") is not None)' 2>/dev/null; then
+no_triton='import importlib.util, sys; sys.exit(importlib.util.find_spec("triton") is not None)'
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && "$PY" -c "$no_triton" 2>/dev/null; then
   echo "install.sh: $VENV is up to date"
   exit 0
 fi
@@ -37,7 +37,6 @@ rm -f "$stamp"
 "$PY" -m pip install -q --no-deps --no-build-isolation -e .
 # 4. Last pip step: triton (pulled in by torch) segfaults beside TensorFlow in one process.
 "$PY" -m pip uninstall -y -q triton 2>/dev/null || true
-"$PY" -c 'import importlib.util,sys; sys.exit(importlib.util.find_spec("triton") is not None)' \
-  || { echo "install.sh: triton is still installed" >&2; exit 1; }
+"$PY" -c "$no_triton" || { echo "install.sh: triton is still installed" >&2; exit 1; }
 echo "$want" > "$stamp"
 echo "install.sh: $VENV ready"

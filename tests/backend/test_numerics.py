@@ -8,7 +8,6 @@ import keras_rexnet
 from helpers import OFFICIAL, OFFICIAL_PARAMS, VECTORS, official_state, predict
 from keras_rexnet import spec as specs
 from keras_rexnet.converters import reference
-from keras_rexnet.model import build_from_spec
 
 BUILDERS = {"rexnet_v1": keras_rexnet.ReXNetV1, "rexnet_lite": keras_rexnet.ReXNetV1Lite}
 

@@ -1,0 +1,126 @@
+"""The converter product: convert + verify on this backend, outputs written atomically."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import keras
+import keras_rexnet
+from helpers import OFFICIAL, predict
+from keras_rexnet import CheckpointError
+from keras_rexnet import spec as specs
+from keras_rexnet.converters.cli import convert
+
+TIMM_NAMES = ["rexnet_100", "rexnet_130", "rexnet_150", "rexnet_200", "rexnet_300",
+              "rexnetr_100", "rexnetr_130", "rexnetr_150", "rexnetr_200", "rexnetr_300"]
+
+
+def _timm_checkpoint(name, tmp_path, fmt="pth", classes=1000):
+    """timm's own model with random weights and randomized BatchNorm statistics."""
+    import timm
+
+    torch.manual_seed(0)
+    model = timm.create_model(name, pretrained=False, num_classes=classes)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.normal_(0, 0.1)
+                module.running_var.uniform_(0.5, 2.0)
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.normal_(0, 0.1)
+    state = {k: v for k, v in model.state_dict().items()}
+    if fmt == "safetensors":
+        from safetensors.torch import save_file
+
+        path = tmp_path / f"{name}.safetensors"
+        save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+    elif fmt == "wrapped":
+        path = tmp_path / f"{name}_wrapped.pth"
+        torch.save({"state_dict": {f"module.{k}": v for k, v in state.items()}, "epoch": 1}, path)
+    else:
+        path = tmp_path / f"{name}.pth"
+        torch.save(state, path)
+    return path, model.eval()
+
+
+def _check(result, tmp_path, out):
+    assert result.report.passed, result.report.table()
+    assert result.report.logits.max_abs <= 1e-4
+    assert out.exists()
+    assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
+
+
+@pytest.mark.parametrize("name", ["rexnetv1_1.0", "rexnet_lite_1.0"])
+@pytest.mark.parametrize("size", [(224, 224), (61, 83)], ids=["224", "61x83"])
+def test_convert_official(name, size, official_ckpt, tmp_path):
+    out = tmp_path / "model.weights.h5"
+    result = convert(official_ckpt(name), out, input_size=size)
+    _check(result, tmp_path, out)
+    family, width = OFFICIAL[name]
+    assert result.model == specs.default_name(specs.spec_for(family, width))
+    model = keras_rexnet.create_model(result.model, weights=str(out))
+    assert model.name == result.model
+
+
+@pytest.mark.parametrize("name,fmt", [("rexnet_100", "pth"), ("rexnetr_100", "safetensors"),
+                                      ("rexnetr_130", "wrapped")])
+def test_convert_timm(name, fmt, tmp_path):
+    path, timm_model = _timm_checkpoint(name, tmp_path, fmt)
+    out = tmp_path / "timm.weights.h5"
+    result = convert(path, out, input_size=(75, 97))
+    _check(result, tmp_path, out)
+    assert result.layout == "timm" and result.model == name
+    # and the saved weights reproduce timm itself on raw pixels
+    model = keras_rexnet.create_model(name, weights=str(out), classifier_activation=None)
+    pixels = np.random.default_rng(0).uniform(0, 255, (1, 64, 80, 3)).astype("float32")
+    with torch.no_grad():
+        expected = timm_model(torch.from_numpy(
+            keras_rexnet.preprocess_input(pixels).transpose(0, 3, 1, 2).copy())).numpy()
+    assert np.abs(predict(model, pixels) - expected).max() <= 1e-4
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size", [(224, 224), (97, 75)], ids=["224", "97x75"])
+@pytest.mark.parametrize("name", TIMM_NAMES)
+def test_convert_every_timm_model(name, size, tmp_path):
+    path, _ = _timm_checkpoint(name, tmp_path, classes=1000)
+    out = tmp_path / "m.weights.h5"
+    _check(convert(path, out, input_size=size), tmp_path, out)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size", [(224, 224), (97, 75)], ids=["224", "97x75"])
+@pytest.mark.parametrize("name", sorted(OFFICIAL))
+def test_convert_every_official_configuration(name, size, official_ckpt, tmp_path):
+    out = tmp_path / "m.weights.h5"
+    _check(convert(official_ckpt(name), out, input_size=size), tmp_path, out)
+
+
+def test_report_json_and_keras_file(official_ckpt, tmp_path):
+    out, report, kfile = (tmp_path / "m.weights.h5", tmp_path / "r.json", tmp_path / "m.keras")
+    result = convert(official_ckpt("rexnet_lite_1.0"), out, report_path=report, keras_file=kfile,
+                     input_size=(64, 64))
+    data = json.loads(report.read_text())
+    assert data["passed"] and data["first_failure"] is None
+    assert [d["name"] for d in data["layers"]][:2] == ["stem_act", "block0_project_bn"]
+    assert data["layers"][-1]["name"] == "predictions"
+    assert "all layers within tolerance" in result.report.table()
+    loaded = keras.saving.load_model(kfile, compile=False)
+    assert loaded.name == "rexnet_lite_100"
+
+
+def test_failed_verification_names_first_layer_and_writes_nothing(official_ckpt, tmp_path):
+    out = tmp_path / "m.weights.h5"
+    with pytest.raises(CheckpointError, match="verification failed: stem_act"):
+        convert(official_ckpt("rexnet_lite_1.0"), out, input_size=(32, 32), tolerance=1e-12)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_model_mismatch(official_ckpt, tmp_path):
+    out = tmp_path / "m.weights.h5"
+    with pytest.raises(CheckpointError, match="holds rexnet_lite_100, not the requested "
+                                              "rexnet_lite_130"):
+        convert(official_ckpt("rexnet_lite_1.0"), out, model_name="rexnet_lite_130")
+    assert not out.exists()
