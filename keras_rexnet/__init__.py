@@ -4,12 +4,14 @@ from keras_rexnet.errors import CheckpointError
 from keras_rexnet.imagenet import decode_predictions, preprocess_input
 from keras_rexnet.layers import PartialShortcut
 from keras_rexnet.macs import count_macs
-from keras_rexnet.model import (ReXNetPlain, ReXNetV1, ReXNetV1Lite, create_model,
-                                feature_extractor, list_models)
+from keras_rexnet import analysis, spec
+from keras_rexnet.model import (ReXNetPlain, ReXNetV1, ReXNetV1Lite, build_from_spec,
+                                create_model, feature_extractor, list_models)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "CheckpointError", "PartialShortcut", "count_macs", "ReXNetPlain", "ReXNetV1", "ReXNetV1Lite",
-    "create_model", "decode_predictions", "feature_extractor", "list_models", "preprocess_input",
+    "CheckpointError", "PartialShortcut", "ReXNetPlain", "ReXNetV1", "ReXNetV1Lite", "analysis",
+    "build_from_spec", "count_macs", "create_model", "decode_predictions", "feature_extractor",
+    "list_models", "preprocess_input", "spec",
 ]

@@ -284,6 +284,26 @@ def create_model(name, **kwargs):
     return build_from_spec(spec, model_name=name, **kwargs)
 
 
+def block_outputs(model):
+    """``[(output stride, layer name)]`` of every block of a keras_rexnet model.
+
+    Read from the model's layers (names and strides), so it works on a model loaded
+    from ``.keras`` as well.
+    """
+    names = {layer.name for layer in model.layers}
+    if "stem_conv" not in names:
+        raise ValueError(f"{model.name!r} is not a keras_rexnet model (no 'stem_conv' layer)")
+    stride = model.get_layer("stem_conv").strides[0]
+    out, i = [], 0
+    while f"block{i}_dw_conv" in names:
+        stride *= model.get_layer(f"block{i}_dw_conv").strides[0]
+        last = next(f"block{i}_{role}" for role in ("add", "project_act", "project_bn")
+                    if f"block{i}_{role}" in names)
+        out.append((stride, last))
+        i += 1
+    return out
+
+
 def feature_extractor(model):
     """A model giving the feature maps at strides 4, 8, 16 and 32 of a ReXNet model.
 
@@ -292,23 +312,7 @@ def feature_extractor(model):
     output of the last block at that resolution (as timm's ``features_only``).
     Works on any model these builders made, including one loaded from ``.keras``.
     """
-    stride = 1
-    last = {}
-    names = {layer.name for layer in model.layers}
-    if "stem_conv" not in names:
-        raise ValueError(f"{model.name!r} is not a keras_rexnet model (no 'stem_conv' layer)")
-    stride = model.get_layer("stem_conv").strides[0]
-    i = 0
-    while f"block{i}_dw_conv" in names:
-        stride *= model.get_layer(f"block{i}_dw_conv").strides[0]
-        out = f"block{i}_add" if f"block{i}_add" in names else None
-        if out is None:
-            for role in ("project_act", "project_bn"):
-                if f"block{i}_{role}" in names:
-                    out = f"block{i}_{role}"
-                    break
-        last[stride] = out
-        i += 1
+    last = dict(block_outputs(model))
     outputs = {}
     for level, s in (("P2", 4), ("P3", 8), ("P4", 16), ("P5", 32)):
         if s not in last:

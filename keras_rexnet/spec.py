@@ -346,3 +346,94 @@ def default_name(spec):
     return {"rexnet_v1": f"rexnet_w{tag}" if spec.ch_div == 1 else f"rexnetr_w{tag}",
             "rexnet_lite": f"rexnet_lite_w{tag}",
             "rexnet_plain": f"rexnet_plain_w{tag}"}.get(spec.family, f"rexnet_custom_w{tag}")
+
+
+# --------------------------------------------------------------------------------------
+# The paper's design space (Section 4): channels as a function of the block index.
+
+
+def linear_channels(depth, a, b, f=None):
+    """``c_i = a * f(i) + b`` for blocks ``i = 0 .. depth - 1``, rounded half up.
+
+    ``f`` defaults to ``f(i) = i`` (the linear parameterization); pass a piecewise
+    linear function (see :func:`piecewise`) for the paper's other searched shapes.
+    Table 3 (b)'s best model, 24-33-42-50-59-68-77-85-94, is
+    ``linear_channels(9, a=8.75, b=24)``.
+    """
+    f = f or (lambda i: i)
+    out = [int(math.floor(a * f(i) + b + 0.5)) for i in range(depth)]
+    if any(c < 1 for c in out):
+        raise ValueError(f"channel parameterization gives non-positive channels: {out}")
+    return out
+
+
+def piecewise(*points):
+    """A piecewise linear ``f`` through ``(i, f(i))`` points, constant outside them.
+
+    ``piecewise((0, 0), (2.75, 0), (12, 9.25))`` is flat up to block 2.75 and then rises
+    by one per block: Table 3 (d)'s best model is ``linear_channels(13, 24, 34, f)``.
+    """
+    pts = sorted(points)
+    if len(pts) < 2:
+        raise ValueError("piecewise() needs at least two points")
+
+    def f(i):
+        if i <= pts[0][0]:
+            return pts[0][1]
+        for (x0, y0), (x1, y1) in zip(pts, pts[1:]):
+            if i <= x1:
+                return y0 + (y1 - y0) * (i - x0) / (x1 - x0)
+        return pts[-1][1]
+
+    return f
+
+
+def stagewise_channels(stages):
+    """The conventional stage-wise configuration: ``[(channels, blocks), ...]`` -> per block."""
+    return [c for c, n in stages for _ in range(n)]
+
+
+MOBILENETV2_STAGES = ((16, 1), (24, 2), (32, 3), (64, 4), (96, 3), (160, 3), (320, 1))
+MOBILENETV2_STRIDES = (1, 2, 1, 2, 1, 1, 2, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1)
+
+
+def custom(channels, strides, expansion=6, first_expansion=1, se=False, activation="silu",
+           dw_activation="relu6", stem_channels=32, stem_activation=None, head_channels=1280,
+           width=1.0):
+    """A network of inverted bottlenecks with the given per-block output ``channels``.
+
+    The published families are instances of this design space; use it to build the
+    paper's searched models (Table 3) or a stage-wise baseline and train them.
+
+    Args:
+        channels: output channels per block (e.g. from :func:`linear_channels`).
+        strides: stride per block (same length).
+        expansion: expansion ratio of every block but the first (``first_expansion``).
+        se: squeeze-excite (ratio 1/12): a bool for all blocks or a per-block list.
+        activation: after the expansion conv, the stem and the head ("silu", "relu6", "relu").
+        dw_activation: after the depthwise conv (and SE).
+        stem_channels, head_channels: widths of the stem conv and the 1x1 head conv
+            (``head_channels=None``: no head conv).
+    """
+    channels, strides = [int(c) for c in channels], [int(s) for s in strides]
+    if not channels or len(channels) != len(strides):
+        raise ValueError(f"need one stride per block: {len(channels)} channels, "
+                         f"{len(strides)} strides")
+    if any(c < 1 for c in channels) or any(s not in (1, 2) for s in strides):
+        raise ValueError("channels must be positive and strides 1 or 2")
+    se_list = list(se) if isinstance(se, (list, tuple)) else [bool(se)] * len(channels)
+    if len(se_list) != len(channels):
+        raise ValueError("`se` must be a bool or one bool per block")
+    blocks, cin = [], int(stem_channels)
+    for i, (cout, stride, use_se) in enumerate(zip(channels, strides, se_list)):
+        t = first_expansion if i == 0 else expansion
+        hidden = int(round(cin * t))
+        blocks.append(Block(
+            index=i, in_channels=cin, out_channels=cout, stride=stride, expansion=t,
+            hidden_channels=hidden, se_channels=hidden // SE_RATIO if use_se else 0,
+            expand_act=activation if t != 1 else None, dw_act=dw_activation, project_act=None,
+            shortcut=stride == 1 and cin <= cout))
+        cin = cout
+    head = Head(int(head_channels), activation) if head_channels else Head(None, None)
+    return NetSpec("custom", float(width), int(stem_channels), stem_activation or activation,
+                   tuple(blocks), head)
