@@ -124,3 +124,18 @@ def test_model_mismatch(official_ckpt, tmp_path):
                                               "rexnet_lite_130"):
         convert(official_ckpt("rexnet_lite_1.0"), out, model_name="rexnet_lite_130")
     assert not out.exists()
+
+
+def test_load_builds_the_detected_model(tmp_path):
+    from keras_rexnet.converters import load
+
+    path, timm_model = _timm_checkpoint("rexnetr_100", tmp_path, "safetensors", classes=17)
+    model = load(path, classifier_activation=None)
+    assert model.name == "rexnetr_100" and model.output.shape == (None, 17)
+    pixels = np.random.default_rng(3).uniform(0, 255, (1, 48, 56, 3)).astype("float32")
+    with torch.no_grad():
+        expected = timm_model(torch.from_numpy(
+            keras_rexnet.preprocess_input(pixels).transpose(0, 3, 1, 2).copy())).numpy()
+    assert np.abs(predict(model, pixels) - expected).max() <= 1e-4
+    headless = load(path, include_top=False, pooling="avg")
+    assert headless.output.shape == (None, 1280)

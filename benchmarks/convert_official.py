@@ -1,0 +1,65 @@
+"""Benchmark: convert + verify all 9 published official configurations, seeded.
+
+Builds each checkpoint with ../shared/reference/materialize.py (seed 1), then times
+`keras_rexnet.converters.cli.convert` (read, detect, build, load, layer-by-layer
+verification against the PyTorch reference at 224x224, atomic save) for each.
+Checkpoint creation is not timed. Goal (issue 3): <= 60 s in total on 2 cores.
+
+Usage: KERAS_BACKEND=tensorflow python benchmarks/convert_official.py [--shared ../shared]
+"""
+
+import argparse
+import json
+import pathlib
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+from machine import machine_info  # noqa: E402
+
+PUBLISHED = ["rexnetv1_1.0", "rexnetv1_1.3", "rexnetv1_1.5", "rexnetv1_2.0", "rexnetv1_3.0",
+             "rexnet_lite_1.0", "rexnet_lite_1.3", "rexnet_lite_1.5", "rexnet_lite_2.0"]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    root = pathlib.Path(__file__).resolve().parents[1]
+    parser.add_argument("--shared", default=str(root.parent / "shared"))
+    parser.add_argument("--out", default=str(root / "benchmarks" / "results" / "convert.json"))
+    args = parser.parse_args()
+    sys.path.insert(0, str(pathlib.Path(args.shared) / "reference"))
+    import keras
+    import torch
+    from materialize import materialize
+
+    from keras_rexnet.converters.cli import convert
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = pathlib.Path(tmp)
+        for name in PUBLISHED:
+            state = materialize(str(pathlib.Path(args.shared) / "reference" / "manifests" /
+                                    f"{name}.json"), 1)
+            torch.save({k: torch.from_numpy(v) for k, v in state.items()}, tmp / f"{name}.pth")
+        total = time.perf_counter()
+        for name in PUBLISHED:
+            start = time.perf_counter()
+            result = convert(tmp / f"{name}.pth", tmp / f"{name}.weights.h5")
+            rows.append({"checkpoint": name, "model": result.model, "seconds":
+                         round(time.perf_counter() - start, 2),
+                         "logits_max_abs": result.report.logits.max_abs,
+                         "passed": result.report.passed})
+            print(f"{name:<18} {result.model:<17} {rows[-1]['seconds']:6.2f} s  logits max abs "
+                  f"{result.report.logits.max_abs:.2e}", flush=True)
+        total = time.perf_counter() - total
+    info = machine_info()
+    print(f"total {total:.1f} s for {len(rows)} configurations on {info['cpu']} "
+          f"({info['cores']} cores), Keras backend {keras.config.backend()}")
+    pathlib.Path(args.out).write_text(json.dumps(
+        {"backend": keras.config.backend(), "total_seconds": round(total, 2), "rows": rows,
+         "machine": info}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
