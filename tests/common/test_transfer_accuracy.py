@@ -1,0 +1,39 @@
+"""Transfer learning reaches an accuracy clearly above chance (10%) on held-out digits.
+
+Runs in a torch-backend subprocess (the fastest backend for training here); every backend runs
+one epoch of the same recipe in tests/backend/test_transfer.py.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+SCRIPT = r"""
+import json, sys
+import torch
+sys.path.insert(0, sys.argv[2])
+from helpers import official_state, save_pth
+from keras_rexnet import datasets, transfer
+import keras
+keras.utils.set_random_seed(0)
+path = save_pth(official_state("rexnet_lite_1.0"), sys.argv[1])
+(xt, yt), (xv, yv) = datasets.digits(32)
+model, backbone = transfer.build_classifier("rexnet_lite_100", 10, input_shape=(32, 32, 3),
+                                            weights=str(path))
+transfer.fine_tune(model, backbone, (xt, yt), head_epochs=1, full_epochs=3,
+                   full_learning_rate=1e-3, verbose=0)
+loss, acc = model.evaluate(xv, yv, verbose=0)
+print(json.dumps({"held_out_accuracy": acc}))
+"""
+
+
+def test_held_out_accuracy_above_chance(tmp_path):
+    tests_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path / "lite.pth"), tests_dir],
+                          capture_output=True, text=True,
+                          env=dict(os.environ, KERAS_BACKEND="torch"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    acc = json.loads(proc.stdout.strip().splitlines()[-1])["held_out_accuracy"]
+    print(f"held-out digits accuracy after 1+3 epochs: {acc:.3f}")
+    assert acc >= 0.6, acc
