@@ -53,3 +53,35 @@ def decode_predictions(preds, top=5):
         order = np.argsort(-row, kind="stable")[:top]
         results.append([(index[i][0], index[i][1].split(",")[0], float(row[i])) for i in order])
     return results
+
+
+def load_image(path, size=224, crop_fraction=0.875, interpolation="bicubic"):
+    """An image file as the evaluation transform has it: RGB, short side resized to
+    ``size / crop_fraction``, center crop ``size`` x ``size``; float32 pixels in [0, 255].
+
+    Raises ValueError (naming the file) for a missing, unreadable or non-image file.
+    """
+    import pathlib
+
+    from PIL import Image, UnidentifiedImageError
+
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    try:
+        with Image.open(path) as img:
+            img = img.convert("RGB")
+            resample = {"bicubic": Image.BICUBIC, "bilinear": Image.BILINEAR,
+                        "nearest": Image.NEAREST}[interpolation]
+            scale = int(round(size / crop_fraction))
+            w, h = img.size
+            if w <= h:
+                nw, nh = scale, max(size, int(round(h * scale / w)))
+            else:
+                nw, nh = max(size, int(round(w * scale / h))), scale
+            img = img.resize((nw, nh), resample)
+            left, top = (nw - size) // 2, (nh - size) // 2
+            img = img.crop((left, top, left + size, top + size))
+            return np.asarray(img, dtype=np.float32)
+    except (UnidentifiedImageError, OSError) as e:
+        raise ValueError(f"{path}: not a readable image ({type(e).__name__})") from None

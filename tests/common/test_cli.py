@@ -90,3 +90,45 @@ def test_cli_convert_all(lite_ckpt, v1_ckpt, tmp_path):
     assert "converted 2, failed 0" in proc.stdout
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "rexnet_lite_1.0.weights.h5", "rexnetv1_1.0.weights.h5"]
+
+
+def test_cli_list_and_summary():
+    proc = _cli("list", "rexnet_lite_*")
+    assert proc.returncode == 0 and proc.stdout.split() == [
+        "rexnet_lite_100", "rexnet_lite_130", "rexnet_lite_150", "rexnet_lite_200"]
+    proc = _cli("summary", "rexnet_100")
+    assert proc.returncode == 0, proc.stderr
+    assert "4,796,873" in proc.stdout and "398,370,392" in proc.stdout
+    assert "(7, 7)" in proc.stdout  # stride 32 at 224x224
+
+
+def test_cli_classify(lite_ckpt, tmp_path):
+    from PIL import Image
+    from sklearn.datasets import load_sample_images
+
+    photo = tmp_path / "flower.jpg"
+    Image.fromarray(load_sample_images().images[1]).save(photo)
+    proc = _cli("classify", photo, "--weights", lite_ckpt, "--top", 3)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0] == str(photo) and len(lines) == 4 and lines[1].lstrip().startswith("1. ")
+
+
+@pytest.mark.parametrize("case", ["missing", "not_image", "unknown_model"])
+def test_cli_classify_errors(case, tmp_path):
+    image = tmp_path / "x.jpg"
+    args = [image]
+    if case == "not_image":
+        image.write_text("not an image")
+        match = "not a readable image"
+    elif case == "missing":
+        match = "no such file"
+    else:
+        from PIL import Image
+
+        Image.new("RGB", (40, 40)).save(image)
+        args += ["--model", "resnet50"]
+        match = "unknown model 'resnet50'"
+    proc = _cli("classify", *args)
+    assert proc.returncode == 2
+    assert match in proc.stderr and "Traceback" not in proc.stderr
