@@ -1,5 +1,6 @@
 """keras-rexnet: the ReXNet model family (CVPR 2021) for Keras 3 on TensorFlow, JAX and PyTorch."""
 
+from keras_rexnet.deploy import fold_batchnorm
 from keras_rexnet.errors import CheckpointError
 from keras_rexnet.imagenet import decode_predictions, preprocess_input
 from keras_rexnet.layers import PartialShortcut
@@ -12,6 +13,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CheckpointError", "PartialShortcut", "ReXNetPlain", "ReXNetV1", "ReXNetV1Lite", "analysis",
-    "build_from_spec", "count_macs", "create_model", "decode_predictions", "feature_extractor",
+    "build_from_spec", "count_macs", "create_model", "decode_predictions", "feature_extractor", "fold_batchnorm",
     "list_models", "preprocess_input", "spec",
 ]

@@ -1,0 +1,80 @@
+"""Inference-only transforms: BatchNorm folding."""
+
+import keras
+import numpy as np
+
+
+def _producer(tensor):
+    history = getattr(tensor, "_keras_history", None)
+    return history[0] if history is not None else None
+
+
+def _foldable_pairs(model):
+    """``{conv/dense layer name: batchnorm layer}`` where the BN directly follows the layer
+    and is that layer's only consumer."""
+    pairs = {}
+    for layer in model.layers:
+        if not isinstance(layer, keras.layers.BatchNormalization):
+            continue
+        src = _producer(layer.input)
+        if not isinstance(src, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D,
+                                keras.layers.Dense)):
+            continue
+        if len(src._outbound_nodes) != 1 or layer.axis not in (-1, len(layer.input.shape) - 1):
+            continue
+        if isinstance(src, keras.layers.DepthwiseConv2D) and src.depth_multiplier != 1:
+            continue
+        pairs[src.name] = layer
+    return pairs
+
+
+def fold_batchnorm(model):
+    """An inference copy of ``model`` with every BatchNorm folded into the preceding
+    convolution or dense layer (the SE's BN into its reduce conv included).
+
+    Folded BatchNorms become linear ``Activation`` layers with the same names, so layer names
+    (and :func:`keras_rexnet.feature_extractor`) still work. The copy is for inference:
+    it has no BatchNorm to train. It saves to ``.keras`` and exports like the original.
+    """
+    pairs = _foldable_pairs(model)
+    folded_bns = {bn.name for bn in pairs.values()}
+
+    def clone(layer):
+        config = layer.get_config()
+        if layer.name in pairs:
+            config["use_bias"] = True
+            return layer.__class__.from_config(config)
+        if layer.name in folded_bns:
+            return keras.layers.Activation("linear", name=layer.name)
+        return layer.__class__.from_config(config)
+
+    def call(layer, *args, **kwargs):
+        if layer.name in folded_bns:  # drop BatchNorm's own call arguments (mask, training)
+            return layer(args[0])
+        return layer(*args, **kwargs)
+
+    new = keras.models.clone_model(model, clone_function=clone, call_function=call)
+    new._name = f"{model.name}_folded" if not model.name.endswith("_folded") else model.name
+    for layer in model.layers:
+        if layer.name in folded_bns or not layer.weights:
+            continue
+        target = new.get_layer(layer.name)
+        if layer.name not in pairs:
+            target.set_weights(layer.get_weights())
+            continue
+        bn = pairs[layer.name]
+        gamma = np.asarray(bn.gamma) if bn.scale else 1.0
+        beta = np.asarray(bn.beta) if bn.center else 0.0
+        mean, var = np.asarray(bn.moving_mean), np.asarray(bn.moving_variance)
+        scale = (gamma / np.sqrt(var + bn.epsilon)).astype(np.float64)
+        weights = layer.get_weights()
+        kernel = weights[0].astype(np.float64)
+        bias = weights[1].astype(np.float64) if len(weights) > 1 else np.zeros_like(mean,
+                                                                                   np.float64)
+        if isinstance(layer, keras.layers.DepthwiseConv2D):
+            kernel = kernel * scale.reshape(1, 1, -1, 1)
+        else:
+            kernel = kernel * scale  # HWIO or (in, out): output channels last
+        bias = (bias - mean) * scale + beta
+        target.set_weights([kernel.astype(np.float32), bias.astype(np.float32)])
+    return new
