@@ -154,3 +154,17 @@ def test_missing_and_unexpected_tensors(lite_state):
 def test_missing_file():
     with pytest.raises(CheckpointError, match="no such file"):
         read_state_dict(pathlib.Path("/nonexistent/x.pth"))
+
+
+@pytest.mark.parametrize("name", ["rexnetv1_1.3", "rexnet_lite_2.0"])
+def test_packaged_seeded_generator_equals_shared_materialize(name):
+    from helpers import OFFICIAL, family_layout
+    from keras_rexnet.converters.seeded import seeded_state as packaged
+
+    family, width = OFFICIAL[name]
+    ours = packaged(specs.spec_for(family, width), family_layout(family), seed=4)
+    theirs = {k: v for k, v in official_state(name, 4).items()
+              if not k.endswith("num_batches_tracked")}
+    assert list(ours) == list(theirs)
+    for key in theirs:
+        np.testing.assert_array_equal(ours[key], theirs[key])
