@@ -1,0 +1,524 @@
+"""TFLite and ONNX export of Keras image classifiers, from any Keras backend.
+
+Conversion needs TensorFlow's converter (TFLite) or tf2onnx (ONNX), which work on the TensorFlow
+backend only. When Keras runs on JAX or PyTorch, the model is saved to a temporary ``.keras``
+file and converted in a ``KERAS_BACKEND=tensorflow`` subprocess (``keras_rexnet.tflite._worker``);
+the caller sees the same function and the same errors. TensorFlow is imported only inside the
+functions that convert.
+
+Files are written to a temporary sibling and renamed into place once complete: a failed export
+leaves nothing behind.
+"""
+
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import tempfile
+import warnings
+
+import numpy as np
+
+QUANTIZATIONS = (None, "float16", "dynamic", "int8")
+DEFAULT_SIZE = (224, 224)
+WORKER_TIMEOUT = 3600
+
+
+class QuantizationWarning(UserWarning):
+    """An int8 export of a model known to quantize badly (squeeze-excitation, SiLU)."""
+
+
+class AndroidCompatibilityWarning(UserWarning):
+    """An exported file that the Android Task Library's ImageClassifier would reject."""
+
+
+# -- arguments ----------------------------------------------------------------------------------
+
+def check_quantization(quantization):
+    if quantization == "float32":
+        return None
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(f"quantization must be one of None (float32), 'float16', 'dynamic' or "
+                         f"'int8'; got {quantization!r}")
+    return quantization
+
+
+def output_path(path, suffix):
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"the output path must be a str or path, got {type(path).__name__}")
+    path = pathlib.Path(os.fspath(path))
+    if path.suffix.lower() != suffix:
+        raise ValueError(f"the output file must end with {suffix}, got {str(path)!r}")
+    if not path.parent.is_dir():
+        raise ValueError(f"the output folder {str(path.parent)!r} does not exist")
+    if path.is_dir():
+        raise ValueError(f"{str(path)!r} is a folder")
+    return path
+
+
+def load_model(model, weights=None):
+    """A ``keras.Model`` from a model, a model name, a ``.keras`` file or a PyTorch checkpoint.
+
+    ``weights`` goes with a model name: ``None`` means ``"imagenet"``; a ``.weights.h5`` or
+    checkpoint path is loaded into the named architecture.
+    """
+    import keras
+
+    if isinstance(model, keras.Model):
+        if weights is not None:
+            raise ValueError("`weights` goes with a model name, not with a built model")
+        return model
+    if not isinstance(model, (str, os.PathLike)):
+        raise ValueError(f"expected a keras.Model, a model name, a .keras file or a PyTorch "
+                         f"checkpoint; got {type(model).__name__}")
+    import keras_rexnet
+    from keras_rexnet.weights import CHECKPOINT_SUFFIXES
+
+    text = os.fspath(model)
+    if text in keras_rexnet.list_models():
+        return keras_rexnet.create_model(text, weights=weights or "imagenet")
+    if weights is not None:
+        raise ValueError(f"`weights` goes with a model name (keras_rexnet.list_models()); "
+                         f"{text!r} is not one")
+    path = pathlib.Path(text)
+    if path.suffix.lower() == ".keras":
+        if not path.is_file():
+            raise ValueError(f"{text!r}: no such file")
+        return keras.saving.load_model(path, compile=False)
+    if path.suffix.lower() in CHECKPOINT_SUFFIXES:
+        from keras_rexnet import converters
+
+        return converters.load(path)
+    raise ValueError(f"{text!r} is not a model name (see `keras-rexnet list`), a .keras file or a "
+                     f"PyTorch checkpoint ({', '.join(CHECKPOINT_SUFFIXES)})")
+
+
+def image_input_shape(model):
+    """``(H, W)`` of a single-image-input model (None for dynamic sides); checks the model."""
+    if len(model.inputs) != 1:
+        raise ValueError(f"{model.name!r} has {len(model.inputs)} inputs; the exporter takes "
+                         "image classifiers with one (batch, height, width, 3) input")
+    shape = tuple(model.inputs[0].shape)
+    if len(shape) != 4 or shape[-1] != 3:
+        raise ValueError(f"{model.name!r} takes input of shape {shape}; expected (batch, height, "
+                         "width, 3) RGB images (channels last)")
+    return shape[1], shape[2]
+
+
+def classes_of(model):
+    if len(model.outputs) != 1 or len(model.outputs[0].shape) != 2:
+        shapes = [tuple(o.shape) for o in model.outputs]
+        raise ValueError(f"{model.name!r} has outputs {shapes}; the exporter takes classifiers "
+                         "with one (batch, classes) output (include_top=True)")
+    n = model.outputs[0].shape[-1]
+    if n is None:
+        raise ValueError(f"{model.name!r} has an output of unknown width")
+    return int(n)
+
+
+def resolve_input_size(model, input_size):
+    h, w = image_input_shape(model)
+    if input_size is None:
+        return (h or DEFAULT_SIZE[0], w or DEFAULT_SIZE[1])
+    if isinstance(input_size, int):
+        input_size = (input_size, input_size)
+    size = tuple(input_size)
+    if len(size) != 2 or not all(isinstance(s, (int, np.integer)) and s >= 32 for s in size):
+        raise ValueError(f"input_size must be (height, width) with sides >= 32, got {input_size!r}")
+    size = (int(size[0]), int(size[1]))
+    for got, want, side in ((size[0], h, "height"), (size[1], w, "width")):
+        if want is not None and got != want:
+            raise ValueError(f"input_size {size} does not match the model's fixed {side} {want}")
+    return size
+
+
+def resolve_labels(labels, classes):
+    if labels is None:
+        return None
+    if isinstance(labels, str):
+        if labels != "imagenet":
+            raise ValueError(f"labels must be 'imagenet', a list of class names or None; got "
+                             f"{labels!r}")
+        if classes != 1000:
+            raise ValueError(f"labels='imagenet' needs 1000 outputs; the model has {classes}. "
+                             "Pass labels=[...] (one name per class) or labels=None")
+        from keras_rexnet.imagenet import class_index
+
+        return [names.split(",")[0].strip() for _, names in class_index()]
+    try:
+        labels = [str(label) for label in labels]
+    except TypeError:
+        raise ValueError(f"labels must be 'imagenet', a list of class names or None; got "
+                         f"{type(labels).__name__}") from None
+    if len(labels) != classes:
+        raise ValueError(f"{len(labels)} labels for a model with {classes} classes")
+    for i, label in enumerate(labels):
+        if "\n" in label or "\r" in label:
+            raise ValueError(f"label {i} contains a line break")
+    return labels
+
+
+# -- what the model does to its input ----------------------------------------------------------
+
+def has_preprocessing(model):
+    """True when the model normalizes RGB pixels itself (``include_preprocessing=True``)."""
+    import keras
+
+    names = {layer.name: layer for layer in model.layers}
+    return (isinstance(names.get("rescaling"), keras.layers.Rescaling)
+            and isinstance(names.get("normalization"), keras.layers.Normalization))
+
+
+def pixel_normalization(model):
+    """``(mean, std)`` in pixel units that must be applied before the graph: identity (0, 1)
+    when the model normalizes inside, else the ImageNet statistics times 255."""
+    if has_preprocessing(model):
+        return [0.0], [1.0]
+    from keras_rexnet.spec import IMAGENET_MEAN, IMAGENET_STD
+
+    return ([round(255.0 * m, 6) for m in IMAGENET_MEAN],
+            [round(255.0 * s, 6) for s in IMAGENET_STD])
+
+
+def with_preprocessing(model):
+    """``model`` behind ImageNet Rescaling + Normalization layers: it then takes RGB pixels."""
+    import keras
+
+    from keras_rexnet.spec import IMAGENET_MEAN, IMAGENET_STD
+
+    inp = keras.Input(shape=tuple(model.inputs[0].shape[1:]), name="image")
+    x = keras.layers.Rescaling(1.0 / 255, name="rescaling")(inp)
+    x = keras.layers.Normalization(mean=list(IMAGENET_MEAN),
+                                   variance=[s ** 2 for s in IMAGENET_STD],
+                                   name="normalization")(x)
+    return keras.Model(inp, model(x), name=model.name)
+
+
+def quantization_sensitive_layers(model):
+    """Names of squeeze-excitation and SiLU/swish layers (they quantize badly to int8)."""
+    found = []
+    for layer in model.layers:
+        act = getattr(layer, "activation", None)
+        act_name = getattr(act, "__name__", str(act) if act is not None else "")
+        if re.match(r"block\d+_se_", layer.name) or act_name in ("silu", "swish"):
+            found.append(layer.name)
+        elif hasattr(layer, "layers"):  # nested models
+            found += [f"{layer.name}/{n}" for n in quantization_sensitive_layers(layer)]
+    return found
+
+
+def _int8_warning(model):
+    sensitive = quantization_sensitive_layers(model)
+    if not sensitive:
+        return
+    se = sum(1 for n in sensitive if "_se_" in n)
+    silu = len(sensitive) - se
+    warnings.warn(
+        f"{model.name} has squeeze-excitation ({se} layers) and SiLU/swish activations ({silu} "
+        f"layers): full-integer int8 post-training quantization usually costs such models much "
+        f"more accuracy than ReLU6 models. SiLU's negative lobe and long positive tail, and the "
+        f"SE gates (a global pool, a sigmoid and a multiply per block), get one 8-bit scale per "
+        f"tensor fitted to their extreme values, so most of the range is wasted (EfficientNet-B0 "
+        f"with swish falls apart under post-training quantization, while EfficientNet-lite0 "
+        f"without SE/swish loses 0.7 points). Prefer ReXNetV1Lite for int8, or export this model "
+        f"with quantization='float16' or 'dynamic'; check the result with "
+        f"keras_rexnet.tflite.evaluate.", QuantizationWarning, stacklevel=3)
+
+
+def _metadata_fields(model, metadata, quantization, size, inside, classes):
+    if metadata is False or metadata is None:
+        return None
+    import keras_rexnet
+
+    h, w = size
+    qdesc = {None: "float32", "float16": "float16 weights",
+             "dynamic": "dynamic-range quantized (int8 weights, float activations)",
+             "int8": "full-integer int8 (uint8 input and output)"}[quantization]
+    norm = ("normalized with the ImageNet mean/std inside the model" if inside else
+            "normalized by the metadata's mean/std (ImageNet statistics)")
+    pixels = "uint8" if quantization == "int8" else "float32"
+    fields = {
+        "name": model.name,
+        "description": (f"{model.name}: ReXNet image classifier exported by keras-rexnet, "
+                        f"{qdesc}. Input: one {h}x{w} RGB image, {pixels} pixel values in "
+                        f"[0, 255], {norm}. Output: {classes} class probabilities."),
+        "version": keras_rexnet.__version__,
+        "author": "keras-rexnet",
+        "license": "MIT (keras-rexnet); the weights carry the license of their source",
+        "input_description": f"RGB image {h}x{w}, {pixels} pixels in [0, 255]",
+        "output_description": f"Probabilities of the {classes} classes",
+    }
+    if isinstance(metadata, dict):
+        unknown = set(metadata) - set(fields)
+        if unknown:
+            raise ValueError(f"unknown metadata fields {sorted(unknown)}; known: {sorted(fields)}")
+        fields.update({k: str(v) for k, v in metadata.items()})
+    elif metadata is not True:
+        raise ValueError(f"metadata must be True, False or a dict of fields, got {metadata!r}")
+    return fields
+
+
+# -- writing -----------------------------------------------------------------------------------
+
+def atomic_write(path, data):
+    path = pathlib.Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def export_tflite(model, path, quantization=None, representative_data=None, labels="imagenet",
+                  metadata=True, input_size=None):
+    """Export an image classifier to a ``.tflite`` file for the Android Task Library.
+
+    Args:
+        model: a ``keras.Model`` (one RGB image input, one (batch, classes) output), a model
+            name, a ``.keras`` file or a PyTorch checkpoint path.
+        path: the output file (``.tflite``); written atomically.
+        quantization: ``None`` (float32), ``"float16"`` (float16 weights), ``"dynamic"`` (int8
+            weights, float activations) or ``"int8"``: full-integer post-training quantization,
+            builtin int8 ops only, **uint8 image input and uint8 output**.
+        representative_data: for ``"int8"`` (required): RGB images in [0, 255] at the export
+            size, as an array ``(n, H, W, 3)``, an iterable of images, or a folder (read with
+            :func:`calibration_images`). Use a few hundred images like the app's.
+        labels: ``"imagenet"`` (the 1000 ImageNet class names), a list of names, or None.
+        metadata: True (Task Library ImageClassifier metadata: name, description, version,
+            author, license, input normalization, label file), False, or a dict overriding
+            fields (``name``, ``description``, ``version``, ``author``, ``license``,
+            ``input_description``, ``output_description``).
+        input_size: ``(height, width)`` of the exported input (default: the model's, or 224x224
+            for models built for any size). The file takes exactly one 1xHxWx3 image.
+
+    The file takes raw RGB pixels: the ImageNet normalization is in the graph when the model
+    has it (``include_preprocessing=True``; metadata then declares mean 0, std 1), or declared
+    in the metadata (mean 255*m, std 255*s) for float files of models without it. int8 files
+    of models without it get the normalization layers prepended, since a uint8 input holds
+    pixels. The written file is checked with :func:`check_android`; violations are warned
+    about (:class:`AndroidCompatibilityWarning`). Works on every Keras backend (see module doc).
+
+    Returns the path (``pathlib.Path``). Raises ``ValueError`` on bad arguments.
+    """
+    import keras
+
+    quantization = check_quantization(quantization)
+    path = output_path(path, ".tflite")
+    model = load_model(model)
+    size = resolve_input_size(model, input_size)
+    classes = classes_of(model)
+    label_list = resolve_labels(labels, classes)
+    calibration = None
+    if quantization == "int8":
+        if representative_data is None:
+            raise ValueError(
+                "quantization='int8' needs representative_data: a few hundred RGB images in "
+                f"[0, 255] at {size[0]}x{size[1]} like the ones the app will see (an array "
+                "(n, H, W, 3), an iterable of images, or a folder via "
+                "keras_rexnet.tflite.calibration_images(folder))")
+        from keras_rexnet.tflite.calibration import pixel_batch
+
+        calibration = pixel_batch(representative_data, size)
+        _int8_warning(model)
+    elif representative_data is not None:
+        warnings.warn(f"representative_data is used by quantization='int8' only; ignored for "
+                      f"{quantization or 'float32'}", UserWarning, stacklevel=2)
+    inside = has_preprocessing(model) or quantization == "int8"
+    fields = _metadata_fields(model, metadata, quantization, size, inside, classes)
+    job = dict(quantization=quantization, labels=label_list, metadata=fields,
+               input_size=list(size))
+    if keras.config.backend() == "tensorflow":
+        _export_tflite_tf(model, path, calibration=calibration, **job)
+    else:
+        _in_tensorflow_process("tflite", model, path, calibration=calibration, **job)
+    from keras_rexnet.tflite.android import check_android
+
+    violations = check_android(path)
+    if violations:
+        warnings.warn(f"{path.name} would be rejected by the Android Task Library's "
+                      f"ImageClassifier: " + "; ".join(violations),
+                      AndroidCompatibilityWarning, stacklevel=2)
+    return path
+
+
+def _converter_options(quantization, calibration):
+    import tensorflow as tf
+
+    builtins = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if quantization is None:
+        return {"target_spec": {"supported_ops": builtins}}
+    if quantization == "float16":
+        return {"optimizations": [tf.lite.Optimize.DEFAULT],
+                "target_spec": {"supported_ops": builtins, "supported_types": [tf.float16]}}
+    if quantization == "dynamic":
+        return {"optimizations": [tf.lite.Optimize.DEFAULT],
+                "target_spec": {"supported_ops": builtins}}
+
+    def representative_dataset():
+        for image in calibration:
+            yield [image[None].astype(np.float32)]
+
+    return {"optimizations": [tf.lite.Optimize.DEFAULT],
+            "representative_dataset": representative_dataset,
+            "target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]},
+            "inference_input_type": tf.uint8, "inference_output_type": tf.uint8}
+
+
+def _check_full_integer(buf):
+    """Make the uint8 input exactly the pixel value (scale 1, zero point 0); check the graph."""
+    from keras_rexnet.tflite.metadata import input_consumers, read_model, set_input_quantization
+
+    info = read_model(buf)
+    inp, out = info.inputs[0], info.outputs[0]
+    if inp.dtype != "uint8" or out.dtype != "uint8":
+        raise RuntimeError(f"int8 conversion gave {inp.dtype} input and {out.dtype} output, "
+                           "not uint8")
+    floats = sum(1 for t in info.tensor_types if t in ("float32", "float16"))
+    if floats:
+        raise RuntimeError(f"int8 conversion left {floats} float tensors in the graph")
+    if inp.scale != (1.0,) or inp.zero_point != (0,):
+        # Calibration did not span [0, 255] exactly. The input feeds QUANTIZE ops only (uint8 ->
+        # int8 requantization), so declaring the input as the pixel itself is exact: the
+        # requantization maps pixels to the calibrated int8 range (clipping outside it).
+        consumers = input_consumers(buf)
+        if not consumers or set(consumers) != {"QUANTIZE"}:
+            raise RuntimeError(f"the uint8 input has scale {inp.scale}, zero point "
+                               f"{inp.zero_point} and feeds {consumers}; cannot pin it to pixels")
+        buf = set_input_quantization(buf, 1.0, 0)
+    return buf
+
+
+def _export_tflite_tf(model, path, quantization, calibration, labels, metadata, input_size):
+    """The conversion itself; runs in a TensorFlow-backend process."""
+    import keras
+
+    from keras_rexnet.tflite.metadata import write_metadata
+
+    if keras.config.backend() != "tensorflow":  # pragma: no cover - guarded by the callers
+        raise RuntimeError("TFLite conversion runs on the TensorFlow backend only")
+    h, w = input_size
+    if quantization == "int8" and not has_preprocessing(model):
+        model = with_preprocessing(model)
+    mean, std = pixel_normalization(model)
+    signature = [keras.InputSpec(shape=(1, h, w, 3), dtype="float32", name="image")]
+    with tempfile.TemporaryDirectory(prefix="keras_rexnet_tflite_") as tmp:
+        raw = pathlib.Path(tmp) / "model.tflite"
+        model.export(str(raw), format="litert", input_signature=signature, verbose=False,
+                     **_converter_options(quantization, calibration))
+        buf = raw.read_bytes()
+    if quantization == "int8":
+        buf = _check_full_integer(buf)
+    if metadata:
+        buf = write_metadata(buf, norm_mean=mean, norm_std=std, labels=labels, **metadata)
+    atomic_write(path, buf)
+    return path
+
+
+def export_onnx(model, path, input_size=None, opset=None):
+    """Export a model to ONNX (tf2onnx on the TensorFlow backend), written atomically.
+
+    ``model`` as in :func:`export_tflite`. The ONNX input ``image`` takes what the Keras model
+    takes (RGB pixels in [0, 255] for the default models), with a dynamic batch; the spatial
+    size is the model's (dynamic for models built for any size) unless ``input_size`` fixes it.
+    From JAX or PyTorch the conversion runs in a TensorFlow-backend subprocess.
+    """
+    import keras
+
+    path = output_path(path, ".onnx")
+    model = load_model(model)
+    h, w = image_input_shape(model)
+    if input_size is not None:
+        h, w = resolve_input_size(model, input_size)
+    if opset is not None and (isinstance(opset, bool) or not isinstance(opset, int) or opset < 7):
+        raise ValueError(f"opset must be an ONNX opset number, got {opset!r}")
+    job = dict(input_size=[h, w], opset=opset)
+    if keras.config.backend() == "tensorflow":
+        _export_onnx_tf(model, path, **job)
+    else:
+        _in_tensorflow_process("onnx", model, path, **job)
+    return path
+
+
+def _export_onnx_tf(model, path, input_size, opset):
+    """tf2onnx on a frozen ``tf.function`` of the model; runs in a TensorFlow-backend process.
+
+    Keras' own ``model.export(format="onnx")`` hands tf2onnx a concrete function whose
+    captured constants (the Normalization layer's mean and variance) become extra graph inputs;
+    freezing first and converting the GraphDef keeps exactly one input, ``image``.
+    """
+    import tensorflow as tf
+    import tf2onnx
+    from tf2onnx import tf_loader
+
+    try:  # tf2onnx 1.17 still uses np.object & co.; Keras ships the fix
+        from keras.src.export.tf2onnx_lib import patch_tf2onnx
+
+        patch_tf2onnx()
+    except ImportError:  # pragma: no cover - older/newer Keras
+        pass
+    h, w = input_size
+    # Build the layers' state by running the model once.
+    model(np.zeros((1, h or DEFAULT_SIZE[0], w or DEFAULT_SIZE[1], 3), np.float32),
+          training=False)
+    fn = tf.function(lambda x: model(x, training=False),
+                     input_signature=[tf.TensorSpec((None, h, w, 3), tf.float32, name="image")])
+    concrete = fn.get_concrete_function()
+    inputs = [concrete.inputs[0].name]
+    outputs = [t.name for t in concrete.outputs]
+    if len(outputs) != 1:
+        raise ValueError(f"{model.name!r} has {len(outputs)} outputs; expected one")
+    graph_def = tf_loader.from_function(concrete, inputs, outputs)
+    path = pathlib.Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.onnx")
+    try:
+        tf2onnx.convert.from_graph_def(
+            graph_def, name=model.name, input_names=inputs, output_names=outputs, opset=opset,
+            tensors_to_rename={inputs[0]: "image", outputs[0]: "output"}, output_path=str(tmp))
+        import onnx
+
+        onnx.checker.check_model(str(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+# -- the TensorFlow subprocess -----------------------------------------------------------------
+
+def _in_tensorflow_process(kind, model, path, calibration=None, **job):
+    """Save ``model`` and convert it in a ``KERAS_BACKEND=tensorflow`` subprocess."""
+    with tempfile.TemporaryDirectory(prefix="keras_rexnet_export_") as tmp:
+        tmp = pathlib.Path(tmp)
+        model_file = tmp / "model.keras"
+        model.save(model_file)
+        if calibration is not None:
+            np.save(tmp / "calibration.npy", np.asarray(calibration, np.float32))
+            job["calibration"] = str(tmp / "calibration.npy")
+        job.update(kind=kind, model=str(model_file), output=str(pathlib.Path(path).resolve()),
+                   result=str(tmp / "result.json"))
+        (tmp / "job.json").write_text(json.dumps(job))
+        env = dict(os.environ, KERAS_BACKEND="tensorflow")
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", "keras_rexnet.tflite._worker", str(tmp / "job.json")],
+                env=env, capture_output=True, text=True, timeout=WORKER_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"the TensorFlow conversion process took more than "
+                               f"{WORKER_TIMEOUT} s") from None
+        result_file = tmp / "result.json"
+        result = json.loads(result_file.read_text()) if result_file.is_file() else None
+    if result is not None and result.get("ok"):
+        return path
+    if result is not None and result.get("value_error"):
+        raise ValueError(result["message"])
+    tail = "\n".join((proc.stderr or "").strip().splitlines()[-15:])
+    message = result["message"] if result else f"exit status {proc.returncode}"
+    raise RuntimeError(f"{kind} conversion in the TensorFlow subprocess failed: {message}\n"
+                       f"{tail}")
