@@ -605,3 +605,29 @@ def test_classes_of_the_entry_must_match_the_model(home):
     write({"rexnet_lite_100": {"url": refused_url(), "num_classes": 10}})
     with pytest.raises(PretrainedError, match="has 10 classes"):
         keras_rexnet.ReXNetV1Lite(1.0, weights="imagenet")
+
+
+def test_tagged_entries_with_other_classes(server, home, tmp_path):
+    """An entry with another classifier (as rexnetr_*.sw_in12k, 11821 classes): the full
+    model through fetch_weights + weights=path, the backbone through its tagged name."""
+    from helpers import seeded_state
+
+    from keras_rexnet.model import build_from_spec
+
+    _, _, write = home
+    spec = specs.spec_by_name("rexnet_lite_100")
+    pth = save_pth(seeded_state(spec, "official_lite", 3, classes=10), tmp_path / "ten.pth")
+    server.file("/ten.pth", pth.read_bytes())
+    write({"rexnet_lite_100.ten": {"url": server.url("/ten.pth"), "num_classes": 10}})
+    assert pretrained_cfg("rexnet_lite_100")["name"] == "rexnet_lite_100.nav_in1k"
+    assert pretrained_cfg("rexnet_lite_100.ten")["num_classes"] == 10
+    path = pretrained.fetch_weights("rexnet_lite_100.ten", verbose=False)
+    x = np.random.default_rng(0).uniform(0, 255, (2, 64, 72, 3)).astype("float32")
+    want = keras_rexnet.ReXNetV1Lite(1.0, weights=str(pth), classes=10).predict(x, verbose=0)
+    got = keras_rexnet.ReXNetV1Lite(1.0, weights=str(path), classes=10).predict(x, verbose=0)
+    assert np.abs(got - want).max() <= 1e-5
+    kwargs = dict(include_top=False, pooling="avg")
+    want = keras_rexnet.ReXNetV1Lite(1.0, weights=str(pth), **kwargs).predict(x, verbose=0)
+    body = build_from_spec(spec, weights="imagenet", model_name="rexnet_lite_100.ten", **kwargs)
+    assert np.abs(body.predict(x, verbose=0) - want).max() <= 1e-5
+    assert server.hits["/ten.pth"] == 1
