@@ -73,6 +73,11 @@ def build_parser():
     p.add_argument("--top", type=int, default=5)
     p.add_argument("--size", type=int, default=224, help="center-crop size (default 224)")
     p.set_defaults(func=_cmd_classify)
+    from keras_rexnet import train
+
+    p = sub.add_parser("train", help="train from scratch with the paper's ImageNet recipe")
+    train.build_parser(p)
+    p.set_defaults(func=train.run)
     try:
         from keras_rexnet.converters.cli import add_convert_parser
     except ImportError:  # pragma: no cover - converters ship with the package
