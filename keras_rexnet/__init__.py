@@ -5,6 +5,7 @@ from keras_rexnet.errors import CheckpointError
 from keras_rexnet.imagenet import decode_predictions, preprocess_input
 from keras_rexnet.layers import PartialShortcut
 from keras_rexnet.macs import count_macs
+from keras_rexnet.pretrained import PretrainedError, fetch_weights, pretrained_cfg
 from keras_rexnet import analysis, spec
 from keras_rexnet.model import (ReXNetPlain, ReXNetV1, ReXNetV1Lite, build_from_spec,
                                 create_model, feature_extractor, list_models)
@@ -12,7 +13,8 @@ from keras_rexnet.model import (ReXNetPlain, ReXNetV1, ReXNetV1Lite, build_from_
 __version__ = "0.1.0"
 
 __all__ = [
-    "CheckpointError", "PartialShortcut", "ReXNetPlain", "ReXNetV1", "ReXNetV1Lite", "analysis",
-    "build_from_spec", "count_macs", "create_model", "decode_predictions", "feature_extractor", "fold_batchnorm",
-    "list_models", "preprocess_input", "spec",
+    "CheckpointError", "PartialShortcut", "PretrainedError", "ReXNetPlain", "ReXNetV1",
+    "ReXNetV1Lite", "analysis", "build_from_spec", "count_macs", "create_model",
+    "decode_predictions", "feature_extractor", "fetch_weights", "fold_batchnorm", "list_models",
+    "pretrained_cfg", "preprocess_input", "spec",
 ]

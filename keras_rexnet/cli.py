@@ -1,7 +1,10 @@
 """The ``keras-rexnet`` command line."""
 
 import argparse
+import os
 import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out
 
 
 def _cmd_list(args):

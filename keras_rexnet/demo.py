@@ -31,7 +31,8 @@ def _checkpoint(out):
     try:
         from keras_rexnet import pretrained
 
-        path = pretrained.download_source("rexnet_lite_100", timeout=10)
+        pretrained.fetch_weights("rexnet_lite_100")  # download, verify, convert, cache
+        path = pretrained.cached_source("rexnet_lite_100")
         return path, f"the real official checkpoint, downloaded to {path}"
     except Exception as e:  # offline, or no such helper: say so and use a seeded file
         reason = str(e).splitlines()[0][:160] if str(e) else type(e).__name__

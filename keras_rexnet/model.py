@@ -118,7 +118,8 @@ def apply_block(x, block, init=None):
     return x
 
 
-def _validate_args(include_top, weights, pooling, classes, classifier_activation):
+def _validate_args(include_top, weights, pooling, classes, classifier_activation,
+                   pretrained_classes=1000):
     if not (weights in (None, "imagenet") or isinstance(weights, (str, os.PathLike))):
         raise ValueError(
             "The `weights` argument should be either `None` (random initialization), "
@@ -127,10 +128,10 @@ def _validate_args(include_top, weights, pooling, classes, classifier_activation
             f"Received: weights={weights!r}")
     if isinstance(classes, bool) or not isinstance(classes, int) or classes < 1:
         raise ValueError(f"`classes` must be a positive integer, got {classes!r}")
-    if weights == "imagenet" and include_top and classes != 1000:
+    if weights == "imagenet" and include_top and classes != pretrained_classes:
         raise ValueError(
             "If using `weights='imagenet'` with `include_top=True`, `classes` should be "
-            f"1000. Received classes={classes}")
+            f"{pretrained_classes}. Received classes={classes}")
     if weights == "imagenet" and include_top and classifier_activation not in (None, "softmax"):
         raise ValueError(
             "Only `None` and 'softmax' are allowed for `classifier_activation` when using "
@@ -174,13 +175,19 @@ def build_from_spec(spec, include_top=True, weights=None, input_tensor=None, inp
     ``kernel_initializer``: overrides the kernels' initializer (default: Keras' own, or
     zeros when ``weights`` will overwrite them anyway).
     """
-    _validate_args(include_top, weights, pooling, classes, classifier_activation)
+    model_name = model_name or specs.default_name(spec)
+    pretrained_classes = 1000
+    if weights == "imagenet" and "." in model_name:  # a tagged checkpoint, e.g. ".sw_in12k"
+        from keras_rexnet.pretrained import pretrained_cfg
+
+        pretrained_classes = pretrained_cfg(model_name)["num_classes"]
+    _validate_args(include_top, weights, pooling, classes, classifier_activation,
+                   pretrained_classes)
     if not 0 <= dropout_rate < 1:
         raise ValueError(f"`dropout_rate` must be in [0, 1), got {dropout_rate!r}")
     if keras.config.image_data_format() != "channels_last":
         raise ValueError("keras_rexnet models support channels_last only; set "
                          "keras.config.set_image_data_format('channels_last')")
-    model_name = model_name or specs.default_name(spec)
     if weights == "imagenet" and input_shape is not None and tuple(input_shape[:2]) != (224, 224):
         import warnings
         warnings.warn(f"{model_name} was trained at 224x224; input_shape={tuple(input_shape)} "
@@ -277,10 +284,16 @@ def create_model(name, **kwargs):
     """Build a model by its timm-style name, e.g. ``create_model("rexnet_150")``.
 
     Takes the builders' keyword arguments (``weights``, ``include_top``, ``classes`` ...).
+    A pretrained tag may follow the name (``"rexnetr_200.sw_in12k"``): with
+    ``weights="imagenet"`` it picks those weights, and ``classes`` defaults to theirs.
     """
     if "width" in kwargs:
         raise TypeError("create_model() takes the width from the model name; do not pass `width`")
-    spec = specs.spec_by_name(name)
+    spec = specs.spec_by_name(name.partition(".")[0])
+    if "." in name and kwargs.get("weights") == "imagenet" and "classes" not in kwargs:
+        from keras_rexnet.pretrained import pretrained_cfg
+
+        kwargs["classes"] = pretrained_cfg(name)["num_classes"]
     return build_from_spec(spec, model_name=name, **kwargs)
 
 

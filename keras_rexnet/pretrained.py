@@ -670,6 +670,21 @@ def fetch_weights(name, verbose=True, _stale=None):
     raise _failure(key, entry, cache, errors)
 
 
+def cached_source(name):
+    """Path of the original (PyTorch) checkpoint of ``name`` in the cache, or None.
+
+    :func:`fetch_weights` keeps the downloaded file beside the converted one; this finds it
+    (the demo converts it again to show the per-layer report).
+    """
+    key, entry = _resolve(name)
+    cache = cache_dir()
+    for source in entry.get("sources") or []:
+        path = _source_path(cache, key, source)
+        if path.is_file():
+            return path
+    return None
+
+
 # --------------------------------------------------------------------------------------
 # Loading into a model.
 
