@@ -62,8 +62,9 @@ def list_images(folder):
 def calibration_images(folder, n=300, size=DEFAULT_SIZE, seed=0):
     """Up to ``n`` images from ``folder`` (recursively), resized and center-cropped to ``size``.
 
-    Returns ``uint8`` RGB pixels ``(k, H, W, 3)``, ``k = min(n, images found)``. When the
-    folder holds more than ``n`` images a seeded random subset is taken. Calibrate with a few
+    Returns ``uint8`` RGB pixels ``(k, H, W, 3)``, ``k = min(n, readable images)``. When the
+    folder holds more than ``n`` images a seeded random subset is taken; files that cannot be
+    read as images are skipped. Calibrate with a few
     hundred of your own images, as the app will see them: the int8 ranges come from them.
     Raises ``ValueError`` when the folder is missing or holds no readable image.
     """
@@ -75,16 +76,19 @@ def calibration_images(folder, n=300, size=DEFAULT_SIZE, seed=0):
     files = list_images(folder)
     if not files:
         raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {str(folder)!r}")
-    if len(files) > n:
-        pick = np.random.default_rng(seed).choice(len(files), n, replace=False)
-        files = [files[i] for i in sorted(pick)]
+    if len(files) > n:  # a seeded random subset, in path order; unreadable files replaced
+        order = np.random.default_rng(seed).permutation(len(files))
+        files = [files[i] for i in order]
     out, bad = [], []
     for f in files:
+        if len(out) == n:
+            break
         try:
             with Image.open(f) as img:
-                out.append(fit_image(img, size))
+                out.append((f, fit_image(img, size)))
         except (UnidentifiedImageError, OSError):
             bad.append(f.name)
+    out = [img for _, img in sorted(out, key=lambda item: item[0])]
     if not out:
         raise ValueError(f"none of the {len(files)} image files in {str(folder)!r} could be "
                          f"read (first: {bad[0]})")

@@ -57,7 +57,7 @@ def _labels(value):
 
 def _cmd_export(args):
     from keras_rexnet.tflite import calibration as cal
-    from keras_rexnet.tflite import evaluate as ev
+    from keras_rexnet.tflite.evaluate import evaluate, evaluate_onnx
     from keras_rexnet.tflite import export as ex
     from keras_rexnet.tflite.android import check_android
 
@@ -103,8 +103,8 @@ def _cmd_export(args):
         else:
             images = cal.sample_photos(args.eval_count, size=size, seed=12345)
             source = f"{len(images)} crops of the sample photos"
-        evaluate = ev.evaluate if fmt == "tflite" else ev.evaluate_onnx
-        result = evaluate(out, images, reference_model=model)
+        check = evaluate if fmt == "tflite" else evaluate_onnx
+        result = check(out, images, reference_model=model)
         print(f"checked on {source}:")
         print(result.summary())
     if fmt == "tflite":

@@ -162,13 +162,23 @@ def resolve_labels(labels, classes):
 
 # -- what the model does to its input ----------------------------------------------------------
 
+def _layers(model):
+    """Every layer of ``model``, nested models' layers included."""
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from _layers(layer)
+
+
 def has_preprocessing(model):
-    """True when the model normalizes RGB pixels itself (``include_preprocessing=True``)."""
+    """True when the model normalizes RGB pixels itself (``include_preprocessing=True``): it has
+    the builders' ``rescaling`` and ``normalization`` layers (also inside a nested backbone)."""
     import keras
 
-    names = {layer.name: layer for layer in model.layers}
-    return (isinstance(names.get("rescaling"), keras.layers.Rescaling)
-            and isinstance(names.get("normalization"), keras.layers.Normalization))
+    found = {layer.name: layer for layer in _layers(model)
+             if layer.name in ("rescaling", "normalization")}
+    return (isinstance(found.get("rescaling"), keras.layers.Rescaling)
+            and isinstance(found.get("normalization"), keras.layers.Normalization))
 
 
 def pixel_normalization(model):
@@ -199,13 +209,11 @@ def with_preprocessing(model):
 def quantization_sensitive_layers(model):
     """Names of squeeze-excitation and SiLU/swish layers (they quantize badly to int8)."""
     found = []
-    for layer in model.layers:
+    for layer in _layers(model):
         act = getattr(layer, "activation", None)
         act_name = getattr(act, "__name__", str(act) if act is not None else "")
         if re.match(r"block\d+_se_", layer.name) or act_name in ("silu", "swish"):
             found.append(layer.name)
-        elif hasattr(layer, "layers"):  # nested models
-            found += [f"{layer.name}/{n}" for n in quantization_sensitive_layers(layer)]
     return found
 
 
@@ -458,7 +466,9 @@ def _export_onnx_tf(model, path, input_size, opset):
     try:  # tf2onnx 1.17 still uses np.object & co.; Keras ships the fix
         from keras.src.export.tf2onnx_lib import patch_tf2onnx
 
-        patch_tf2onnx()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # its own hasattr(np, "object")
+            patch_tf2onnx()
     except ImportError:  # pragma: no cover - older/newer Keras
         pass
     h, w = input_size
