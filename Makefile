@@ -20,8 +20,10 @@ test: install
 test-slow: install
 	bash scripts/run_tests.sh "slow"
 
+# Benchmarks (not tests): figures for the README, measured side by side in one run.
 bench: install
-	$(PY) benchmarks/run.py
+	KERAS_BACKEND=tensorflow $(PY) benchmarks/convert_official.py
+	KERAS_BACKEND=tensorflow $(PY) benchmarks/tflite_latency.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info artifacts
