@@ -64,8 +64,8 @@ def calibration_images(folder, n=300, size=DEFAULT_SIZE, seed=0):
 
     Returns ``uint8`` RGB pixels ``(k, H, W, 3)``, ``k = min(n, readable images)``. When the
     folder holds more than ``n`` images a seeded random subset is taken; files that cannot be
-    read as images are skipped. Calibrate with a few
-    hundred of your own images, as the app will see them: the int8 ranges come from them.
+    read as images are skipped. Calibrate with a few hundred of your own images, as the app
+    will see them: the int8 ranges come from them.
     Raises ``ValueError`` when the folder is missing or holds no readable image.
     """
     from PIL import Image, UnidentifiedImageError
@@ -181,7 +181,8 @@ def pixel_batch(data, size, what="representative_data"):
                 item = item[0]  # the TFLite converter's [input] convention
             a = np.asarray(item)
             if a.dtype == object:
-                raise ValueError(f"{what}[{i}] is not an image array")
+                raise ValueError(f"{what}[{i}] is not an image array (give images, not "
+                                 "(image, label) pairs)")
             arrays.append(a)
     if not arrays or all(a.size == 0 for a in arrays):
         raise ValueError(f"{what} is empty: give at least one RGB image ({h}x{w}x3)")

@@ -61,7 +61,9 @@ def exported(work_dir, lite_model, calibration):
                                  quantization=quantization,
                                  representative_data=calibration if quantization == "int8"
                                  else None)
-        return path, tuple(str(w.category.__name__) + ": " + str(w.message) for w in caught)
+        # the exporter's own warnings (UserWarning subclasses), not other libraries' deprecations
+        return path, tuple(f"{w.category.__name__}: {w.message}" for w in caught
+                           if issubclass(w.category, UserWarning))
 
     return make
 
