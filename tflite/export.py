@@ -363,8 +363,9 @@ def export_tflite(model, path, quantization=None, representative_data=None, labe
     The file takes raw RGB pixels: the ImageNet normalization is in the graph when the model
     has it (``include_preprocessing=True``; metadata then declares mean 0, std 1), or declared
     in the metadata (mean 255*m, std 255*s) for float files of models without it. int8 files
-    of models without it get the normalization layers prepended, since a uint8 input holds
-    pixels. The written file is checked with :func:`check_android`; violations are warned
+    of models without it get the normalization prepended, since a uint8 input holds pixels.
+    In the file the normalization is one per-channel affine op (:func:`fused_pixel_graph`).
+    The written file is checked with :func:`check_android`; violations are warned
     about (:class:`AndroidCompatibilityWarning`). Works on every Keras backend (see module doc).
 
     Returns the path (``pathlib.Path``). Raises ``ValueError`` on bad arguments.
