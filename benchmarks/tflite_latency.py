@@ -109,7 +109,8 @@ def main():
                                              "tflite_latency.json"))
     parser.add_argument("--stress", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--models", nargs="*", help="subset of " + " ".join(m for m, *_ in MODELS))
-    parser.add_argument("--render", metavar="JSON", help="only print the tables of a results file")
+    parser.add_argument("--render", metavar="JSON",
+                        help="only print the tables of a results file")
     args = parser.parse_args()
     if args.render:
         print(markdown(json.loads(pathlib.Path(args.render).read_text())))

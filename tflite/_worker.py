@@ -13,7 +13,8 @@ import traceback
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    job = json.loads(open(argv[0], encoding="utf-8").read())
+    with open(argv[0], encoding="utf-8") as f:
+        job = json.load(f)
     result = {"ok": False}
     try:
         os.environ.setdefault("KERAS_BACKEND", "tensorflow")

@@ -4,7 +4,6 @@ exported files cached for the session (each conversion takes 10-20 s)."""
 import functools
 import warnings
 
-import numpy as np
 import pytest
 
 from helpers import official_state, save_pth

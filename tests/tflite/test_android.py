@@ -1,7 +1,6 @@
 """check_android: the Task Library ImageClassifier's rules, each shown to fire on a file that
 breaks it (tiny models keep the conversions fast) and to stay quiet on files that keep them."""
 
-import warnings
 
 import numpy as np
 import pytest
@@ -19,7 +18,8 @@ def _tiny(preprocessing=True, classes=10, output_rank=2):
     x = inp
     if preprocessing:
         x = keras.layers.Rescaling(1 / 255, name="rescaling")(x)
-        x = keras.layers.Normalization(mean=[0.5] * 3, variance=[0.25] * 3, name="normalization")(x)
+        x = keras.layers.Normalization(mean=[0.5] * 3, variance=[0.25] * 3,
+                                       name="normalization")(x)
     x = keras.layers.Conv2D(8, 3, strides=2, activation="relu", name="conv")(x)
     x = keras.layers.GlobalAveragePooling2D(keepdims=output_rank == 4, name="pool")(x)
     if output_rank == 3:
@@ -53,7 +53,8 @@ def _convert(model, batch=1, **kwargs):
         path = f"{tmp}/m.tflite"
         model.export(path, format="litert", verbose=False, input_signature=[
             keras.InputSpec(shape=(batch, h, w, 3), dtype="float32", name="image")], **kwargs)
-        return open(path, "rb").read()
+        with open(path, "rb") as f:
+            return f.read()
 
 
 def _int8_options(images=None):
@@ -172,7 +173,8 @@ def test_dynamic_size_is_rejected():
     with tempfile.TemporaryDirectory() as tmp:
         model.export(f"{tmp}/m.tflite", format="litert", verbose=False, input_signature=[
             keras.InputSpec(shape=(1, None, None, 3), dtype="float32", name="image")])
-        buf = open(f"{tmp}/m.tflite", "rb").read()
+        with open(f"{tmp}/m.tflite", "rb") as f:
+            buf = f.read()
     buf = write_metadata(buf, norm_mean=[0], norm_std=[1], labels=LABELS, **_fields())
     assert _has(tflite.check_android(buf), "no fixed positive height and width")
 

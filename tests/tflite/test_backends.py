@@ -63,6 +63,25 @@ def test_float32_from_other_backends(backend, lite_ckpt, lite_model, photos, wor
     assert not [p for p in work_dir.iterdir() if p.name.startswith(f".from_{backend}")]
 
 
+def test_checking_and_running_files_needs_no_tensorflow(exported, photos, tmp_path):
+    """On JAX, importing keras_rexnet.tflite, checking a file and running it in LiteRT import
+    no TensorFlow (only converting does, in its own process)."""
+    path, _ = exported(None)
+    np.save(tmp_path / "x.npy", photos[:2])
+    script = r"""
+import sys
+import numpy as np
+from keras_rexnet import tflite
+assert tflite.check_android(sys.argv[1]) == []
+out = tflite.run_tflite(sys.argv[1], np.load(sys.argv[2]))
+print("SHAPE", out.shape, "TF", "tensorflow" in sys.modules)
+"""
+    proc = subprocess.run([sys.executable, "-c", script, str(path), str(tmp_path / "x.npy")],
+                          env=dict(os.environ, KERAS_BACKEND="jax"), capture_output=True,
+                          text=True, timeout=600)
+    assert "SHAPE (2, 1000) TF False" in proc.stdout, proc.stderr[-2000:]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_int8_from_other_backends(backend, lite_ckpt, lite_model, photos, work_dir):
