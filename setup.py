@@ -18,8 +18,9 @@ TORCH = ["torch==2.14.1"]
 CONVERT = ["torch==2.14.1", "torchvision==0.29.1", "timm", "safetensors"]
 # tflite-support pins protobuf<4: install it with `pip install --no-deps tflite-support==0.4.4`
 # (scripts/install.sh does); it is listed here for completeness of the extra.
-TFLITE = TF + ["ai-edge-litert", "tf2onnx", "onnx", "onnxruntime", "pillow"]
-DEV = ["pytest", "scikit-learn", "matplotlib", "pillow"]
+TFLITE = TF + ["ai-edge-litert", "tf2onnx", "onnx", "onnxruntime", "pillow", "scikit-learn"]
+DEV = ["pytest", "scikit-learn", "matplotlib", "pillow", "nbclient", "nbformat", "ipykernel",
+       "ruff"]
 
 setup(
     name="keras-rexnet",

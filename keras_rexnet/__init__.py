@@ -12,9 +12,17 @@ from keras_rexnet.model import (ReXNetPlain, ReXNetV1, ReXNetV1Lite, build_from_
 
 __version__ = "0.1.0"
 
+
+def export_onnx(model, path, **kwargs):
+    """Export a model to ONNX; see :func:`keras_rexnet.tflite.export_onnx`."""
+    from keras_rexnet.tflite import export_onnx as _export_onnx
+
+    return _export_onnx(model, path, **kwargs)
+
+
 __all__ = [
     "CheckpointError", "PartialShortcut", "PretrainedError", "ReXNetPlain", "ReXNetV1",
     "ReXNetV1Lite", "analysis", "build_from_spec", "count_macs", "create_model",
-    "decode_predictions", "feature_extractor", "fetch_weights", "fold_batchnorm", "list_models",
+    "decode_predictions", "export_onnx", "feature_extractor", "fetch_weights", "fold_batchnorm", "list_models",
     "pretrained_cfg", "preprocess_input", "spec",
 ]

@@ -81,12 +81,11 @@ def build_parser():
     p = sub.add_parser("train", help="train from scratch with the paper's ImageNet recipe")
     train.build_parser(p)
     p.set_defaults(func=train.run)
-    try:
-        from keras_rexnet.converters.cli import add_convert_parser
-    except ImportError:  # pragma: no cover - converters ship with the package
-        pass
-    else:
-        add_convert_parser(sub)
+    from keras_rexnet.converters.cli import add_convert_parser
+    from keras_rexnet.tflite.cli import add_export_parser
+
+    add_convert_parser(sub)
+    add_export_parser(sub)
     return parser
 
 

@@ -16,4 +16,6 @@ for backend in tensorflow jax torch; do
   echo "== tests/backend on KERAS_BACKEND=$backend (-m '$mark')"
   run env KERAS_BACKEND=$backend "$PY" -m pytest tests/backend -m "$mark"
 done
+echo "== tests/tflite (-m '$mark')"
+run env KERAS_BACKEND=tensorflow "$PY" -m pytest tests/tflite -m "$mark"
 exit $status

@@ -1,6 +1,7 @@
 """`make demo`'s main job runs end to end (short training) and prints its summary."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -20,6 +21,11 @@ def test_demo_end_to_end(tmp_path):
         assert f"\n{step} " in out
     assert "SEEDED" in out  # no network here: it must say plainly which checkpoint it used
     assert out.strip().splitlines()[-1].endswith(str(tmp_path))
+    # the fine-tuned digits model keeps its accuracy through int8 on the held-out scans
+    found = re.search(r"int8 accuracy ([0-9.]+)% vs float ([0-9.]+)%", out)
+    assert found, out[-2000:]
+    int8_acc, float_acc = map(float, found.groups())
+    assert float_acc > 30 and int8_acc >= float_acc - 5, (int8_acc, float_acc)
     for name in ["rexnet_lite_100.weights.h5", "digits_rexnet_lite_int8.tflite",
                  "digits_rexnet_lite.onnx", "rexnet_lite_100_int8.tflite"]:
         assert (tmp_path / name).is_file(), name
