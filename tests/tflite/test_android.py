@@ -30,7 +30,8 @@ def _tiny(preprocessing=True, classes=10, output_rank=2):
 
 @pytest.fixture(scope="module")
 def tiny():
-    keras = pytest.importorskip("keras")
+    import keras
+
     keras.utils.set_random_seed(3)
     return _tiny()
 
