@@ -1,6 +1,6 @@
 """keras-rexnet: the ReXNet model family (CVPR 2021) for Keras 3 on TensorFlow, JAX and PyTorch."""
 
-from keras_rexnet.deploy import fold_batchnorm
+from keras_rexnet.deploy import fold_batchnorm, inference_function
 from keras_rexnet.errors import CheckpointError
 from keras_rexnet.imagenet import decode_predictions, preprocess_input
 from keras_rexnet.layers import PartialShortcut
@@ -23,6 +23,7 @@ def export_onnx(model, path, **kwargs):
 __all__ = [
     "CheckpointError", "PartialShortcut", "PretrainedError", "ReXNetPlain", "ReXNetV1",
     "ReXNetV1Lite", "analysis", "build_from_spec", "count_macs", "create_model",
-    "decode_predictions", "export_onnx", "feature_extractor", "fetch_weights", "fold_batchnorm", "list_models",
+    "decode_predictions", "export_onnx", "feature_extractor", "fetch_weights", "fold_batchnorm",
+    "inference_function", "list_models",
     "pretrained_cfg", "preprocess_input", "spec",
 ]

@@ -78,3 +78,70 @@ def fold_batchnorm(model):
         bias = (bias - mean) * scale + beta
         target.set_weights([kernel.astype(np.float32), bias.astype(np.float32)])
     return new
+
+
+def inference_function(model, fold=True):
+    """The fastest way this project knows to run ``model`` for inference on this backend.
+
+    Returns ``fn(images) -> numpy`` (the model's outputs, same structure), equal to
+    ``model.predict_on_batch`` within float rounding. ``fold=True`` first folds the
+    BatchNorms (:func:`fold_batchnorm`). Per backend (measured in ``benchmarks/speed.py``):
+
+    * TensorFlow: a ``tf.function`` graph (grappler + oneDNN). Not XLA: XLA's CPU
+      depthwise convolution made it several times slower.
+    * JAX: ``jax.jit`` of the model's ``stateless_call`` (the depthwise convolutions run as
+      fused shifted sums, see :class:`keras_rexnet.layers.DepthwiseConv2D`).
+    * PyTorch: the model captured once per input shape with ``torch.export`` and run
+      under ``torch.no_grad``: the same ops, without Keras' per-layer Python work.
+
+    Each new input shape traces once (a second or so); later calls of that shape reuse it.
+    """
+    run_model = fold_batchnorm(model) if fold else model
+    backend = keras.config.backend()
+    to_numpy = keras.ops.convert_to_numpy
+    dtype = run_model.inputs[0].dtype if len(run_model.inputs) == 1 else "float32"
+
+    def outputs_to_numpy(out):
+        return keras.tree.map_structure(to_numpy, out)
+
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        graph = tf.function(lambda x: run_model(x, training=False), reduce_retracing=True)
+        return lambda images: outputs_to_numpy(graph(tf.convert_to_tensor(images, dtype)))
+    if backend == "jax":
+        import jax
+
+        trainable = [v.value for v in run_model.trainable_variables]
+        non_trainable = [v.value for v in run_model.non_trainable_variables]
+
+        @jax.jit
+        def call(tv, ntv, x):
+            return run_model.stateless_call(tv, ntv, x, training=False)[0]
+
+        return lambda images: outputs_to_numpy(
+            call(trainable, non_trainable, jax.numpy.asarray(images, dtype)))
+    if backend == "torch":
+        import torch
+
+        class _Forward(torch.nn.Module):
+            def __init__(self, inner):
+                super().__init__()
+                self.inner = inner
+
+            def forward(self, x):
+                return self.inner(x, training=False)
+
+        captured = {}
+
+        def call(images):
+            x = torch.as_tensor(np.asarray(images, dtype))
+            key = tuple(x.shape)
+            if key not in captured:
+                with torch.no_grad():
+                    captured[key] = torch.export.export(_Forward(run_model), (x,)).module()
+            with torch.no_grad():
+                return outputs_to_numpy(captured[key](x))
+
+        return call
+    return lambda images: outputs_to_numpy(run_model.predict_on_batch(images))

@@ -1,4 +1,10 @@
-"""The one custom layer ReXNet needs; everything else is a stock ``keras.layers`` layer."""
+"""ReXNet's two custom layers; everything else is a stock ``keras.layers`` layer.
+
+* :class:`PartialShortcut`: the partial-channel residual the architecture needs.
+* :class:`DepthwiseConv2D`: ``keras.layers.DepthwiseConv2D`` with the same weights and
+  numbers, computed on JAX as a sum of shifted products (XLA's CPU grouped convolution is
+  tens of times slower than that; measured in ``benchmarks/speed.py``).
+"""
 
 import keras
 from keras import ops
@@ -30,3 +36,49 @@ class PartialShortcut(keras.layers.Layer):
             return out + x
         return ops.concatenate([out[..., : ops.shape(x)[-1]] + x, out[..., ops.shape(x)[-1]:]],
                                axis=-1)
+
+
+def _same_pads(size, kernel, stride):
+    """TensorFlow/Keras "same" padding (before, after) of one spatial axis."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+@keras.saving.register_keras_serializable(package="keras_rexnet")
+class DepthwiseConv2D(keras.layers.DepthwiseConv2D):
+    """``keras.layers.DepthwiseConv2D`` (same config, weights and results) that is fast on JAX.
+
+    XLA lowers a grouped convolution on CPU to a slow generic loop; written as
+    ``sum_ij shift_ij(x) * kernel[i, j]`` it becomes one fused elementwise loop. On the
+    other backends (and for dilation or ``depth_multiplier > 1``) the stock op runs, so a
+    model exported from TensorFlow still holds a real depthwise convolution.
+    """
+
+    def _shifted_sum_applies(self, inputs):
+        return (keras.config.backend() == "jax" and self.data_format == "channels_last"
+                and self.depth_multiplier == 1 and tuple(self.dilation_rate) == (1, 1)
+                and inputs.shape[1] is not None and inputs.shape[2] is not None)
+
+    def call(self, inputs):
+        if not self._shifted_sum_applies(inputs):
+            return super().call(inputs)
+        (kh, kw), (sh, sw) = self.kernel_size, self.strides
+        height, width = inputs.shape[1], inputs.shape[2]
+        if self.padding == "same":
+            pads = (_same_pads(height, kh, sh), _same_pads(width, kw, sw))
+            inputs = ops.pad(inputs, ((0, 0), pads[0], pads[1], (0, 0)))
+            height, width = height + sum(pads[0]), width + sum(pads[1])
+        out_h, out_w = (height - kh) // sh + 1, (width - kw) // sw + 1
+        kernel = ops.cast(self.kernel[:, :, :, 0], inputs.dtype)
+        outputs = None
+        for i in range(kh):
+            for j in range(kw):
+                tap = inputs[:, i:i + sh * (out_h - 1) + 1:sh, j:j + sw * (out_w - 1) + 1:sw, :]
+                term = tap * kernel[i, j]
+                outputs = term if outputs is None else outputs + term
+        if self.use_bias:
+            outputs = outputs + ops.cast(self.bias, outputs.dtype)
+        if self.activation is not None:
+            outputs = self.activation(outputs)
+        return outputs

@@ -12,7 +12,7 @@ import keras
 from keras import layers
 
 from keras_rexnet import spec as specs
-from keras_rexnet.layers import PartialShortcut
+from keras_rexnet.layers import DepthwiseConv2D, PartialShortcut
 
 BN_EPSILON = 1e-5  # PyTorch's default, as in the official models
 BN_MOMENTUM = 0.9  # PyTorch momentum 0.1
@@ -101,10 +101,10 @@ def apply_block(x, block, init=None):
         elif op.kind == "dwconv":
             if block.stride > 1:
                 x = layers.ZeroPadding2D(block.kernel_size // 2, name=f"{prefix}_dw_pad")(x)
-            x = layers.DepthwiseConv2D(block.kernel_size, strides=block.stride,
-                                       padding="valid" if block.stride > 1 else "same",
-                                       use_bias=False, name=name,
-                                       depthwise_initializer=init or "glorot_uniform")(x)
+            x = DepthwiseConv2D(block.kernel_size, strides=block.stride,
+                                padding="valid" if block.stride > 1 else "same",
+                                use_bias=False, name=name,
+                                depthwise_initializer=init or "glorot_uniform")(x)
         elif op.kind == "bn":
             x = _bn(x, name)
         elif op.kind == "act":
