@@ -57,6 +57,33 @@ def _cmd_classify(args):
     return 0
 
 
+def _cmd_bench(args):
+    import keras
+
+    from keras_rexnet import spec as specs
+    from keras_rexnet.bench import machine_info, seeded_model, time_inference
+
+    if args.runs < 1 or args.size < 32 or any(b < 1 for b in args.batch):
+        raise ValueError("--runs and --batch must be >= 1 and --size >= 32")
+    if args.model.endswith(".keras"):
+        model = _load_model(args.model, None)
+    else:
+        specs.spec_by_name(args.model)  # an unknown name: one-line error
+        model = seeded_model(args.model)
+    info = machine_info()
+    print(f"{model.name} on Keras {keras.__version__} / {keras.config.backend()}, "
+          f"{args.size}x{args.size}, median of {args.runs} runs; {info['cpu']}, "
+          f"{info['cores']} cores")
+    print(f"{'path':<34} {'batch':>5} {'ms':>9} {'images/s':>9} {'speed-up':>8}")
+    for batch in args.batch:
+        rows = time_inference(model, batch, args.size, args.runs)
+        base = rows[0]["ms"]
+        for r in rows:
+            print(f"{r['path']:<34} {batch:>5} {r['ms']:9.2f} {r['images_per_s']:9.1f} "
+                  f"{base / r['ms']:7.2f}x")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="keras-rexnet", description="ReXNet for Keras 3")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -76,6 +103,14 @@ def build_parser():
     p.add_argument("--top", type=int, default=5)
     p.add_argument("--size", type=int, default=224, help="center-crop size (default 224)")
     p.set_defaults(func=_cmd_classify)
+    p = sub.add_parser("bench", help="time inference paths of a model on this backend "
+                       "(KERAS_BACKEND)")
+    p.add_argument("model", nargs="?", default="rexnet_100",
+                   help="model name (seeded weights) or a .keras file (default rexnet_100)")
+    p.add_argument("--batch", nargs="+", type=int, default=[1], help="batch sizes (default 1)")
+    p.add_argument("--size", type=int, default=224, help="image side (default 224)")
+    p.add_argument("--runs", type=int, default=20, help="timed runs per path (default 20)")
+    p.set_defaults(func=_cmd_bench)
     from keras_rexnet import train
 
     p = sub.add_parser("train", help="train from scratch with the paper's ImageNet recipe")
