@@ -162,10 +162,10 @@ def main():
         r["ratio_to_torch"] = round(r["ms"] / base, 3) if base else None
     info = machine_info()
     print(f"\nmachine: {info['cpu']}, {info['cores']} cores; {info['versions']}")
-    print(f"{'model':<16} {'batch':>5} {'backend':<11} {'path':<32} {'ms':>9} {'vs torch':>9}")
+    print(f"{'model':<16} {'batch':>5} {'backend':<11} {'path':<40} {'ms':>9} {'vs timm':>9}")
     for r in rows:
         ratio = f"{r['ratio_to_torch']:.2f}x" if r["ratio_to_torch"] else ""
-        print(f"{r['model']:<16} {r['batch']:>5} {r['backend']:<11} {r['path']:<32} "
+        print(f"{r['model']:<16} {r['batch']:>5} {r['backend']:<11} {r['path']:<40} "
               f"{r['ms']:9.1f} {ratio:>9}")
     pathlib.Path(args.out).write_text(json.dumps({"machine": info, "rows": rows,
                                                    "runs": args.runs}, indent=2) + "\n")

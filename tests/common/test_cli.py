@@ -132,3 +132,24 @@ def test_cli_classify_errors(case, tmp_path):
     proc = _cli("classify", *args)
     assert proc.returncode == 2
     assert match in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_cli_bench():
+    """`keras-rexnet bench`: a row per inference path and batch size (times are not checked)."""
+    proc = _cli("bench", "rexnet_lite_100", "--runs", 1, "--size", 64, "--batch", 1, 2)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0].startswith("rexnet_lite_100 on Keras") and "/ torch, 64x64" in lines[0]
+    rows = [line.split() for line in lines[2:]]
+    assert len(rows) == 8 and {r[-4] for r in rows} == {"1", "2"}
+    assert sum(line.startswith("inference_function (recommended)") for line in lines) == 2
+    assert all(float(r[-3]) > 0 and r[-1].endswith("x") for r in rows)
+
+
+@pytest.mark.parametrize("args,match", [(["resnet50"], "unknown model 'resnet50'"),
+                                        (["--runs", "0"], "--runs and --batch must be >= 1"),
+                                        (["--size", "16"], "--size >= 32")])
+def test_cli_bench_errors(args, match):
+    proc = _cli("bench", *args)
+    assert proc.returncode == 2
+    assert match in proc.stderr and "Traceback" not in proc.stderr
