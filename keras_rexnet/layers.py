@@ -58,7 +58,7 @@ class DepthwiseConv2D(keras.layers.DepthwiseConv2D):
     def _shifted_sum_applies(self, inputs):
         return (keras.config.backend() == "jax" and self.data_format == "channels_last"
                 and self.depth_multiplier == 1 and tuple(self.dilation_rate) == (1, 1)
-                and inputs.shape[1] is not None and inputs.shape[2] is not None)
+                and isinstance(inputs.shape[1], int) and isinstance(inputs.shape[2], int))
 
     def call(self, inputs):
         if not self._shifted_sum_applies(inputs):
