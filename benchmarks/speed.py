@@ -6,7 +6,9 @@ For each model (ReXNetV1 1.0/1.5/2.0, lite 1.0 by default) and batch size (1 and
     (the recommended path: a ``tf.function`` graph, ``jax.jit``, ``torch.export``) unfolded and
     folded;
   * timm's eager PyTorch model (``torch.no_grad``) -- the reference the ratios divide by --
-    and, for reference, the same model in channels_last memory;
+    and, for reference, the same model in channels_last memory; measured just before and just
+    after that model's Keras workers (the baseline is their mean; both are kept in the JSON,
+    so drift of a noisy machine shows);
   * TFLite float32 and int8 in LiteRT (XNNPACK) at 1 and 2 threads, batch 1 (lite only).
 Training: images/s of ``train_on_batch`` steps (batch 32, 128x128) per backend vs a plain timm
 loop (SGD, cross-entropy). Times are medians of ``--runs`` runs after warm-up; weights are
@@ -50,7 +52,7 @@ def worker(args):
     print("RESULT " + json.dumps(rows), flush=True)
 
 
-def timm_rows(args):
+def timm_rows(args, models):
     import numpy as np
     import timm
     import torch
@@ -62,7 +64,7 @@ def timm_rows(args):
 
     torch.set_num_threads(os.cpu_count())
     rows = []
-    for name in args.models:
+    for name in models:
         spec = specs.spec_by_name(name)
         if spec.family == "rexnet_lite":  # timm has no lite model: our reference, same ops
             model, source = ReferenceReXNet(spec).eval(), "torch reference (eager)"
@@ -138,20 +140,27 @@ def main():
     from keras_rexnet.bench import machine_info
 
     rows = []
-    for backend in args.backends:
-        cmd = [sys.executable, __file__, "--worker", "--models", *args.models, "--batches",
-               *map(str, args.batches), "--runs", str(args.runs), "--train-runs",
-               str(args.train_runs)]
-        proc = subprocess.run(cmd, capture_output=True, text=True,
-                              env=dict(os.environ, KERAS_BACKEND=backend,
-                                       TF_CPP_MIN_LOG_LEVEL="2"))
-        line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
-        if line is None:
-            raise SystemExit(f"{backend} worker failed:\n{proc.stderr[-3000:]}")
-        for row in json.loads(line[len("RESULT "):]):
-            rows.append(dict(row, backend=backend))
-        print(f"measured keras on {backend}", flush=True)
-    rows += timm_rows(args)
+    for name in args.models:  # per model: timm, each Keras backend, timm again (drift check)
+        before = timm_rows(args, [name])
+        for backend in args.backends:
+            cmd = [sys.executable, __file__, "--worker", "--models", name, "--batches",
+                   *map(str, args.batches), "--runs", str(args.runs), "--train-runs",
+                   str(args.train_runs)]
+            proc = subprocess.run(cmd, capture_output=True, text=True,
+                                  env=dict(os.environ, KERAS_BACKEND=backend,
+                                           TF_CPP_MIN_LOG_LEVEL="2"))
+            line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")),
+                        None)
+            if line is None:
+                raise SystemExit(f"{backend} worker failed:\n{proc.stderr[-3000:]}")
+            rows += [dict(row, backend=backend) for row in json.loads(line[len("RESULT "):])]
+            print(f"measured {name} on keras/{backend}", flush=True)
+        after = timm_rows(args, [name])
+        for b, a in zip(before, after):  # the baseline: mean of the two bracketing measurements
+            row = dict(b, ms=(b["ms"] + a["ms"]) / 2, ms_before=b["ms"], ms_after=a["ms"])
+            if "images_per_s" in row:
+                row["images_per_s"] = row["batch"] * 1e3 / row["ms"]
+            rows.append(row)
     with tempfile.TemporaryDirectory() as tmp:
         rows += tflite_rows(args, tmp)
 
