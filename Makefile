@@ -24,6 +24,8 @@ test-slow: install
 bench: install
 	KERAS_BACKEND=tensorflow $(PY) benchmarks/convert_official.py
 	KERAS_BACKEND=tensorflow $(PY) benchmarks/tflite_latency.py
+	KERAS_BACKEND=tensorflow $(PY) benchmarks/speed.py
+	$(PY) benchmarks/speed_report.py > benchmarks/results/speed.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info artifacts

@@ -50,6 +50,13 @@ def report(result):
                 line += (f" {_cell(idx.get((m, b, backend, 'predict_on_batch')))} |"
                          f" {_cell(idx.get((m, b, backend, RECOMMENDED)))} |")
             out.append(line)
+    drift = [r for r in rows if r.get("baseline") and "ms_before" in r]
+    if drift:
+        out += ["", "Baseline drift: " + "; ".join(
+            f"{r['model']} {r['path'].replace(' 128px', '')} b{r['batch']} "
+            f"{r['ms_before']:.1f} -> {r['ms_after']:.1f} ms" for r in drift)
+            + " (the baseline measured before and after each model's Keras runs; the ratios divide by "
+            "the mean)."]
     lite = [m for m in models if base_name[m] != "timm (eager)"]
     if lite:
         out += ["", f"timm has no lite model: for {', '.join(lite)} the baseline is this project's "
