@@ -52,11 +52,18 @@ class DepthwiseConv2D(keras.layers.DepthwiseConv2D):
     XLA lowers a grouped convolution on CPU to a slow generic loop; written as
     ``sum_ij shift_ij(x) * kernel[i, j]`` it becomes one fused elementwise loop. On the
     other backends (and for dilation or ``depth_multiplier > 1``) the stock op runs, so a
-    model exported from TensorFlow still holds a real depthwise convolution.
+    model exported from TensorFlow still holds a real depthwise convolution; the one
+    exception is TensorFlow with unequal row/column strides, which its CPU kernel refuses
+    and the shifted sums compute.
     """
 
     def _shifted_sum_applies(self, inputs):
-        return (keras.config.backend() == "jax" and self.data_format == "channels_last"
+        # JAX: always (XLA's CPU grouped convolution is slow). TensorFlow: only for unequal
+        # row/column strides, which its CPU depthwise kernel refuses to compute.
+        backend = keras.config.backend()
+        strides = tuple(self.strides)
+        wanted = backend == "jax" or (backend == "tensorflow" and strides[0] != strides[1])
+        return (wanted and self.data_format == "channels_last"
                 and self.depth_multiplier == 1 and tuple(self.dilation_rate) == (1, 1)
                 and isinstance(inputs.shape[1], int) and isinstance(inputs.shape[2], int))
 

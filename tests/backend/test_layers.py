@@ -1,5 +1,7 @@
 """keras_rexnet.layers.DepthwiseConv2D: the stock layer's numbers, forward and backward, on
-every backend (on JAX it computes shifted sums instead of XLA's grouped convolution)."""
+every backend (on JAX it computes shifted sums instead of XLA's grouped convolution), checked
+against a NumPy convolution and, wherever the stock layer can compute, against the stock layer.
+"""
 
 import numpy as np
 import pytest
@@ -30,16 +32,55 @@ CASES = [
 ]
 
 
+def _numpy_depthwise(x, kernel, bias, kernel_size, strides, padding, dilation_rate=1,
+                     activation=None, **_):
+    """Direct NumPy depthwise convolution (channels last), Keras "same"/"valid" padding."""
+    kh, kw = (kernel_size,) * 2 if isinstance(kernel_size, int) else kernel_size
+    sh, sw = (strides,) * 2 if isinstance(strides, int) else strides
+    dh, dw = (dilation_rate,) * 2 if isinstance(dilation_rate, int) else dilation_rate
+    eh, ew = (kh - 1) * dh + 1, (kw - 1) * dw + 1  # effective kernel extent
+    _, h, w, c = x.shape
+    if padding == "same":
+        oh, ow = -(-h // sh), -(-w // sw)
+        ph, pw = max((oh - 1) * sh + eh - h, 0), max((ow - 1) * sw + ew - w, 0)
+        x = np.pad(x, ((0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)))
+    else:
+        oh, ow = (h - eh) // sh + 1, (w - ew) // sw + 1
+    mult = kernel.shape[-1]
+    out = np.zeros((x.shape[0], oh, ow, c * mult), np.float64)
+    for i in range(kh):
+        for j in range(kw):
+            tap = x[:, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw]
+            # output channel c * mult + m reads input channel c with kernel[..., c, m]
+            out += (tap[..., :, None] * kernel[i, j]).reshape(out.shape)
+    if bias is not None:
+        out += bias
+    if activation == "relu":
+        out = np.maximum(out, 0)
+    return out.astype(np.float32)
+
+
+def _stock_can_compute(kwargs):
+    """TensorFlow's CPU depthwise kernel refuses unequal row and column strides."""
+    strides = kwargs["strides"]
+    unequal = not isinstance(strides, int) and strides[0] != strides[1]
+    return not (unequal and keras.config.backend() == "tensorflow")
+
+
 @pytest.mark.parametrize("kwargs", CASES, ids=lambda k: "-".join(f"{v}" for v in k.values()))
 @pytest.mark.parametrize("size", [(9, 9), (12, 7)])
 def test_forward_matches_stock_layer(kwargs, size):
     stock, ours = _pair(kwargs, (*size, 6))
     x = np.random.default_rng(1).normal(size=(2, *size, 6)).astype("float32")
-    expected = keras.ops.convert_to_numpy(stock(x))
+    kernel, *bias = ours.get_weights()
+    expected = _numpy_depthwise(x, kernel, bias[0] if bias else None, **kwargs)
     got = keras.ops.convert_to_numpy(ours(x))
     assert got.shape == expected.shape
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
     np.testing.assert_allclose(ours.predict_on_batch(x), expected, rtol=0, atol=1e-5)
+    if _stock_can_compute(kwargs):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(stock(x)), expected, rtol=0,
+                                   atol=1e-5)
 
 
 @pytest.mark.parametrize("kwargs", CASES[:3], ids=["s1-same", "s2-valid", "k5-s2-same"])

@@ -29,8 +29,11 @@ def test_reference_reproduces_official_vectors(path):
     assert list(model.state_dict()) == list(state)
     with torch.no_grad():
         out = model.intermediates(torch.from_numpy(v["input_nchw"]))
-    np.testing.assert_allclose(out["predictions"].numpy(), v["logits"], rtol=0, atol=1e-5)
-    np.testing.assert_allclose(out["avg_pool"].numpy(), v["pooled"], rtol=0, atol=1e-5)
+    # The vectors were computed on another CPU: float32 summation order differs with the kernels
+    # PyTorch picks there (1.1e-5 seen on one CI machine for logits near 1.6). The oracle stays
+    # well inside the 1e-4 the Keras models are held to.
+    np.testing.assert_allclose(out["predictions"].numpy(), v["logits"], rtol=0, atol=3e-5)
+    np.testing.assert_allclose(out["avg_pool"].numpy(), v["pooled"], rtol=0, atol=3e-5)
 
 
 def _timm_to_official(spec, timm_state):
