@@ -1,6 +1,7 @@
 """Transfer learning reaches an accuracy clearly above chance (10%) on held-out digits.
 
-Runs in a torch-backend subprocess (the fastest backend for training here); every backend runs
+The recipe (1 head epoch, then 4 at 3e-4) is chosen to be stable, not just good on one
+machine. Runs in a torch-backend subprocess (the fastest backend for training here); every backend runs
 one epoch of the same recipe in tests/backend/test_transfer.py.
 """
 
@@ -21,8 +22,8 @@ path = save_pth(official_state("rexnet_lite_1.0"), sys.argv[1])
 (xt, yt), (xv, yv) = datasets.digits(32)
 model, backbone = transfer.build_classifier("rexnet_lite_100", 10, input_shape=(32, 32, 3),
                                             weights=str(path))
-transfer.fine_tune(model, backbone, (xt, yt), head_epochs=1, full_epochs=3,
-                   full_learning_rate=1e-3, verbose=0)
+transfer.fine_tune(model, backbone, (xt, yt), head_epochs=1, full_epochs=4,
+                   full_learning_rate=3e-4, verbose=0)
 loss, acc = model.evaluate(xv, yv, verbose=0)
 print(json.dumps({"held_out_accuracy": acc}))
 """
@@ -35,5 +36,7 @@ def test_held_out_accuracy_above_chance(tmp_path):
                           env=dict(os.environ, KERAS_BACKEND="torch"))
     assert proc.returncode == 0, proc.stderr[-2000:]
     acc = json.loads(proc.stdout.strip().splitlines()[-1])["held_out_accuracy"]
-    print(f"held-out digits accuracy after 1+3 epochs: {acc:.3f}")
-    assert acc >= 0.6, acc
+    print(f"held-out digits accuracy after 1+4 epochs: {acc:.3f}")
+    # Training is not bit-reproducible across machines: with this recipe seeds 1-5 ended at
+    # 0.85-0.91 here (at 1e-3 and 3 epochs the same seeds spread over 0.45-0.78).
+    assert acc >= 0.7, acc
