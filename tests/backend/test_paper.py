@@ -80,6 +80,7 @@ def test_feature_rank_default_layers_and_plot():
         feature_rank(model, np.zeros((1, 32, 32, 3)), layers=["nope"])
 
 
+@pytest.mark.slow
 def test_custom_design_space_model_trains():
     net = specs.custom(specs.linear_channels(9, a=8.75, b=24), [1, 2, 1, 2, 1, 2, 1, 2, 1],
                        se=True, head_channels=256, stem_channels=16)

@@ -134,6 +134,7 @@ def test_cli_classify_errors(case, tmp_path):
     assert match in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_cli_bench():
     """`keras-rexnet bench`: a row per inference path and batch size (times are not checked)."""
     proc = _cli("bench", "rexnet_lite_100", "--runs", 1, "--size", 64, "--batch", 1, 2)

@@ -15,7 +15,13 @@ def test_four_notebooks():
     assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04"]
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+# 02 (fine-tuning) and 04 (TFLite export) take half a minute each: slow stage.
+SLOW_NOTEBOOKS = {"02_transfer_learning", "04_tflite_android"}
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.slow)
+                                  if p.stem in SLOW_NOTEBOOKS else p for p in NOTEBOOKS],
+                         ids=lambda p: p.stem)
 def test_notebook_runs(path, tmp_path, monkeypatch):
     nb = nbformat.read(path, as_version=4)
     assert nb.cells[0].cell_type == "markdown" and "What it needs" in nb.cells[0].source

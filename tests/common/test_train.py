@@ -38,6 +38,7 @@ def _train(folder, out, backend, *extra, env=None):
     return proc, json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_train_two_steps_and_resume_on_tensorflow(tiny_folder, tmp_path):
     proc, result = _train(tiny_folder, tmp_path, "tensorflow", "--epochs", "1")
     assert result["epochs"] == 1 and np.isfinite(result["last"]["loss"])

@@ -10,6 +10,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 SCRIPT = r"""
 import json, sys
 import torch
@@ -29,6 +31,7 @@ print(json.dumps({"held_out_accuracy": acc}))
 """
 
 
+@pytest.mark.slow
 def test_held_out_accuracy_above_chance(tmp_path):
     tests_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     proc = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path / "lite.pth"), tests_dir],

@@ -46,6 +46,7 @@ def export_from(backend, ckpt, out, kind="tflite", quantization="none"):
     return result
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_float32_from_other_backends(backend, lite_ckpt, lite_model, photos, work_dir):
     out = work_dir / f"from_{backend}.tflite"
