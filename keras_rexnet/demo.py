@@ -77,7 +77,7 @@ def main():
                                                 weights=str(weights))
     epochs = int(os.environ.get("DEMO_EPOCHS", "6"))
     transfer.fine_tune(model, backbone, (xt, yt), (xv, yv), head_epochs=1, full_epochs=epochs,
-                       full_learning_rate=1e-3, verbose=1)
+                       full_learning_rate=3e-4, verbose=1)
     _, float_acc = model.evaluate(xv, yv, verbose=0)
     keras_file = out / "digits_rexnet_lite.keras"
     model.save(keras_file)

@@ -81,9 +81,14 @@ def test_convert_timm(name, fmt, tmp_path):
     assert np.abs(predict(model, pixels) - expected).max() <= 1e-4
 
 
+def _alternate_sizes(names, sizes=((224, 224), (97, 75))):
+    """Each checkpoint at one size, the sizes taking turns (every size meets every family)."""
+    return [pytest.param(n, sizes[i % len(sizes)], id=f"{n}-{sizes[i % len(sizes)][0]}x"
+                         f"{sizes[i % len(sizes)][1]}") for i, n in enumerate(names)]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("size", [(224, 224), (97, 75)], ids=["224", "97x75"])
-@pytest.mark.parametrize("name", TIMM_NAMES)
+@pytest.mark.parametrize("name,size", _alternate_sizes(TIMM_NAMES))
 def test_convert_every_timm_model(name, size, tmp_path):
     path, _ = _timm_checkpoint(name, tmp_path, classes=1000)
     out = tmp_path / "m.weights.h5"
@@ -91,8 +96,7 @@ def test_convert_every_timm_model(name, size, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("size", [(224, 224), (97, 75)], ids=["224", "97x75"])
-@pytest.mark.parametrize("name", sorted(OFFICIAL))
+@pytest.mark.parametrize("name,size", _alternate_sizes(sorted(OFFICIAL)))
 def test_convert_every_official_configuration(name, size, official_ckpt, tmp_path):
     out = tmp_path / "m.weights.h5"
     _check(convert(official_ckpt(name), out, input_size=size), tmp_path, out)
