@@ -103,12 +103,12 @@ def timm_rows(args, models):
     return rows
 
 
-def tflite_rows(args, tmp):
+def tflite_rows(args, tmp, models):
     from keras_rexnet import tflite
     from keras_rexnet.bench import seeded_model
 
     rows = []
-    for name in [m for m in args.models if "lite" in m]:
+    for name in [m for m in models if "lite" in m]:
         model = seeded_model(name, input_shape=(224, 224, 3))
         photos = tflite.sample_photos(64, 224)
         for quant in (None, "int8"):
@@ -124,7 +124,7 @@ def tflite_rows(args, tmp):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+",
-                        default=["rexnet_100", "rexnet_150", "rexnet_200", "rexnet_lite_100"])
+                        default=["rexnet_100", "rexnet_lite_100", "rexnet_150", "rexnet_200"])
     parser.add_argument("--batches", nargs="+", type=int, default=[1, 32])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--train-runs", type=int, default=10)
@@ -139,6 +139,7 @@ def main():
 
     from keras_rexnet.bench import machine_info
 
+    info = machine_info()
     rows = []
     for name in args.models:  # per model: timm, each Keras backend, timm again (drift check)
         before = timm_rows(args, [name])
@@ -161,24 +162,34 @@ def main():
             if "images_per_s" in row:
                 row["images_per_s"] = row["batch"] * 1e3 / row["ms"]
             rows.append(row)
-    with tempfile.TemporaryDirectory() as tmp:
-        rows += tflite_rows(args, tmp)
+        with tempfile.TemporaryDirectory() as tmp:
+            rows += tflite_rows(args, tmp, [name])
+        # written after every model: a run cut short leaves the models it finished, marked
+        _write(args, info, rows, models_done=list(dict.fromkeys(r["model"] for r in rows)))
 
-    ref = {(r["model"], r["batch"], "train" in r["path"]): r["ms"] for r in rows
-           if r.get("baseline")}
-    for r in rows:
-        base = ref.get((r["model"], r["batch"], "train" in r["path"]))
-        r["ratio_to_torch"] = round(r["ms"] / base, 3) if base else None
-    info = machine_info()
     print(f"\nmachine: {info['cpu']}, {info['cores']} cores; {info['versions']}")
     print(f"{'model':<16} {'batch':>5} {'backend':<11} {'path':<40} {'ms':>9} {'vs timm':>9}")
     for r in rows:
         ratio = f"{r['ratio_to_torch']:.2f}x" if r["ratio_to_torch"] else ""
         print(f"{r['model']:<16} {r['batch']:>5} {r['backend']:<11} {r['path']:<40} "
               f"{r['ms']:9.1f} {ratio:>9}")
-    pathlib.Path(args.out).write_text(json.dumps({"machine": info, "rows": rows,
-                                                   "runs": args.runs}, indent=2) + "\n")
     print(f"\nwrote {args.out}")
+
+
+def _write(args, info, rows, models_done):
+    """Ratios to the baseline of the same model and batch; the JSON, written atomically."""
+    ref = {(r["model"], r["batch"], "train" in r["path"]): r["ms"] for r in rows
+           if r.get("baseline")}
+    for r in rows:
+        base = ref.get((r["model"], r["batch"], "train" in r["path"]))
+        r["ratio_to_torch"] = round(r["ms"] / base, 3) if base else None
+    out = pathlib.Path(args.out)
+    tmp = out.with_name(out.name + ".part")
+    tmp.write_text(json.dumps({"machine": info, "runs": args.runs, "models": args.models,
+                               "models_done": models_done,
+                               "complete": models_done == list(args.models), "rows": rows},
+                              indent=2) + "\n")
+    tmp.replace(out)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,9 @@ def report(result):
            f"{v.get('torch')}, timm {v.get('timm')}, LiteRT {v.get('ai_edge_litert')}. Median of "
            f"{result['runs']} runs after warm-up, 224x224, milliseconds per batch; (ratio) = "
            "time / timm eager time in the same run (below 1: faster than timm).", ""]
+    if result.get("complete") is False:
+        missing = [m for m in result["models"] if m not in result["models_done"]]
+        out[-1:] = ["", f"This run was stopped before it measured {', '.join(missing)}.", ""]
     base_name = {m: next((r["path"] for r in rows if r["model"] == m and r.get("baseline")
                           and "train" not in r["path"]), "timm (eager)") for m in models}
     head = "| model | batch | timm eager | timm channels_last |"
