@@ -33,8 +33,8 @@ def test_official_vectors(path, official_ckpt):
     assert np.abs(logits - v["logits"]).max() <= 1e-4
 
 
-# The two configurations behind the official vectors run in every stage; the other nine (and all
-# eleven at five input sizes, below) in the slow stage.
+# The two configurations behind the official vectors run in both stages; the other nine (and all
+# eleven at other input sizes, below) in the slow stage.
 FAST_CONFIGURATIONS = {"rexnetv1_1.0", "rexnet_lite_1.0"}
 
 
