@@ -56,20 +56,12 @@ def _torch(model, x, runs):
     import torch
 
     from keras_rexnet.bench import median_ms
-    from keras_rexnet.deploy import _drop_noop_nodes
-
-    class Forward(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.inner = model
-
-        def forward(self, t):
-            return self.inner(t, training=False)
+    from keras_rexnet.deploy import _drop_noop_nodes, _torch_export
 
     t = torch.from_numpy(x)
+    raw = _torch_export(model, t)
+    clean = _drop_noop_nodes(_torch_export(model, t))
     with torch.no_grad():
-        raw = torch.export.export(Forward(), (t,)).module()
-        clean = _drop_noop_nodes(torch.export.export(Forward(), (t,)).module())
         return {name: median_ms(lambda fn=fn: fn(t), runs) for name, fn in (
             ("torch.export, no-op nodes removed (recommended)", clean),
             ("torch.export, raw graph", raw),

@@ -24,7 +24,7 @@ def main():
 
     import keras_rexnet
     from keras_rexnet.bench import seeded_model
-    from keras_rexnet.deploy import _drop_noop_nodes
+    from keras_rexnet.deploy import _drop_noop_nodes, _torch_export
 
     if keras.config.backend() != "torch":
         raise SystemExit("run with KERAS_BACKEND=torch")
@@ -39,15 +39,7 @@ def main():
     print(f"{model.name}, batch {args.batch}, eager Keras on torch, 5 forward passes:")
     print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
 
-    class Forward(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.inner = model
-
-        def forward(self, t):
-            return self.inner(t, training=False)
-
-    graph_module = torch.export.export(Forward(), (x,)).module()
+    graph_module = _torch_export(model, x)
     before = collections.Counter(str(n.target) for n in graph_module.graph.nodes
                                  if n.op == "call_function")
     _drop_noop_nodes(graph_module)

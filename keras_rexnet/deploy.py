@@ -126,28 +126,35 @@ def inference_function(model, fold=True):
     if backend == "torch":
         import torch
 
-        class _Forward(torch.nn.Module):
-            def __init__(self, inner):
-                super().__init__()
-                self.inner = inner
-
-            def forward(self, x):
-                return self.inner(x, training=False)
-
         captured = {}
 
         def call(images):
             x = torch.as_tensor(np.asarray(images, dtype))
             key = tuple(x.shape)
             if key not in captured:
-                with torch.no_grad():
-                    module = torch.export.export(_Forward(run_model), (x,)).module()
-                captured[key] = _drop_noop_nodes(module)
+                captured[key] = _drop_noop_nodes(_torch_export(run_model, x))
             with torch.no_grad():
                 return outputs_to_numpy(captured[key](x))
 
         return call
     return lambda images: outputs_to_numpy(run_model.predict_on_batch(images))
+
+
+def _torch_export(model, x):
+    """The Keras model's inference call (``training=False``) on torch tensor ``x``, captured
+    with ``torch.export`` as a graph module (not yet cleaned; see ``_drop_noop_nodes``)."""
+    import torch
+
+    class _Forward(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, t):
+            return self.inner(t, training=False)
+
+    with torch.no_grad():
+        return torch.export.export(_Forward(model), (x,)).module()
 
 
 def _drop_noop_nodes(module):
