@@ -227,13 +227,17 @@ def _affine_of(rescaling, normalization):
     return a.astype(np.float32), b.astype(np.float32)
 
 
-def fused_pixel_graph(model):
+def fused_pixel_graph(model, input_size=None, rows=True):
     """The model to convert: ``model`` with its input Rescaling + Normalization replaced by one
     per-channel affine op (a 1x1 depthwise convolution, ``a * x + b``).
 
     Same function (float32 outputs differ by ~1e-6), but one op instead of three elementwise
     ones with broadcasting: in a full-integer file that is about 0.8 ms of 3.3 ms less on
-    ReXNet-lite 1.0 (XNNPACK, one thread). Returns ``model`` unchanged when its preprocessing
+    ReXNet-lite 1.0 (XNNPACK, one thread). ``input_size``: ``(height, width)`` of the new input
+    (default: the model's). With ``rows`` (the default) and a fixed input size, the op sees the
+    image as ``(H, 1, W*3)`` (a reshape on each side, the weights tiled ``W`` times): over 3
+    channels a depthwise op fills a fraction of each vector register, over ``W*3`` all of it
+    (``benchmarks/pixel_norm_tflite.py``). Returns ``model`` unchanged when its preprocessing
     is not the builders' two layers right at the input.
     """
     import keras
@@ -254,10 +258,18 @@ def fused_pixel_graph(model):
         tail = keras.Model(normalization.output, model.outputs, name=f"{model.name}_tail")
     except ValueError:  # the input feeds other layers too: keep the graph as it is
         return model
-    inp = keras.Input(shape=tuple(model.inputs[0].shape[1:]), name="image")
+    shape = tuple(input_size or model.inputs[0].shape[1:3]) + (3,)
+    inp = keras.Input(shape=shape, name="image")
     layer = keras.layers.DepthwiseConv2D(1, use_bias=True, name="pixel_normalization")
-    x = layer(inp)
-    layer.set_weights([affine[0].reshape(1, 1, 3, 1), affine[1]])
+    h, w = shape[:2]
+    if rows and h is not None and w is not None:
+        x = keras.layers.Reshape((h, 1, w * 3), name="pixel_rows")(inp)
+        x = layer(x)
+        layer.set_weights([np.tile(affine[0], w).reshape(1, 1, w * 3, 1), np.tile(affine[1], w)])
+        x = keras.layers.Reshape(shape, name="pixel_normalized")(x)
+    else:
+        x = layer(inp)
+        layer.set_weights([affine[0].reshape(1, 1, 3, 1), affine[1]])
     out = tail(x)
     return keras.Model(inp, out[0] if isinstance(out, (list, tuple)) else out, name=model.name)
 
@@ -470,7 +482,7 @@ def _export_tflite_tf(model, path, quantization, calibration, labels, metadata, 
     if quantization == "int8" and not has_preprocessing(model):
         model = with_preprocessing(model)
     mean, std = pixel_normalization(model)
-    model = fused_pixel_graph(model)
+    model = fused_pixel_graph(model, input_size=(h, w))
     signature = [keras.InputSpec(shape=(1, h, w, 3), dtype="float32", name="image")]
     with tempfile.TemporaryDirectory(prefix="keras_rexnet_tflite_") as tmp:
         raw = pathlib.Path(tmp) / "model.tflite"
