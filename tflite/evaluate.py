@@ -142,7 +142,10 @@ def latency(path, threads=LATENCY_THREADS, runs=20, warmup=3, image=None):
         interp = _interpreter(path, t)
         inp = interp.get_input_details()[0]
         if image is None:
-            x = np.full(inp["shape"], 128, dtype=inp["dtype"])
+            dtype = np.dtype(inp["dtype"])
+            mid = (int(np.iinfo(dtype).min) + int(np.iinfo(dtype).max) + 1) // 2 \
+                if dtype.kind in "iu" else 128.0
+            x = np.full(inp["shape"], mid, dtype=dtype)  # mid-range of any input type
         else:
             x = _feed(np.asarray(image, np.float32)[None], inp, None)
         interp.set_tensor(inp["index"], x)

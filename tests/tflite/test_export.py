@@ -133,3 +133,24 @@ def test_evaluate_against_a_wrong_reference_disagrees(exported, lite_ckpt, photo
     model = keras_rexnet.ReXNetV1Lite(1.0, weights=str(other))
     ev = tflite.evaluate(exported(None)[0], photos[:16], reference_model=model, threads=())
     assert ev.max_abs_diff > 1e-2
+
+
+def test_latency_takes_files_of_any_input_type(work_dir):
+    """latency() feeds a mid-range input of the file's own type (int8 files too)."""
+    import keras
+    import tensorflow as tf
+
+    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(2, 1)])
+    calib = np.random.default_rng(0).normal(size=(4, 8, 8, 3)).astype(np.float32)
+    for dtype in (tf.int8, tf.uint8, tf.float32):
+        converter = tf.lite.TFLiteConverter.from_keras_model(model)
+        if dtype != tf.float32:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.representative_dataset = lambda: ([x[None]] for x in calib)
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            converter.inference_input_type = converter.inference_output_type = dtype
+        path = work_dir / f"tiny_{dtype.name}.tflite"
+        path.write_bytes(converter.convert())
+        assert tflite.read_model(path).inputs[0].dtype == dtype.name
+        ms = tflite.latency(path, threads=(1,), runs=2, warmup=1)
+        assert set(ms) == {1} and ms[1] > 0
