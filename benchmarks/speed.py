@@ -113,7 +113,8 @@ def tflite_rows(args, tmp, models):
         photos = tflite.sample_photos(64, 224)
         for quant in (None, "int8"):
             path = tflite.export_tflite(model, pathlib.Path(tmp) / f"{name}_{quant}.tflite",
-                                        quantization=quant, representative_data=photos)
+                                        quantization=quant,
+                                        representative_data=photos if quant else None)
             for threads, ms in tflite.latency(path, threads=(1, 2), runs=args.runs).items():
                 rows.append({"model": name, "batch": 1, "backend": "litert",
                              "path": f"tflite {quant or 'float32'} {threads} thread(s)",
