@@ -9,7 +9,8 @@ For each model (ReXNetV1 1.0/1.5/2.0, lite 1.0 by default) and batch size (1 and
     and, for reference, the same model in channels_last memory; measured just before and just
     after that model's Keras workers (the baseline is their mean; both are kept in the JSON,
     so drift of a noisy machine shows);
-  * TFLite float32 and int8 in LiteRT (XNNPACK) at 1 and 2 threads, batch 1 (lite only).
+  * TFLite float32 and int8 in LiteRT (XNNPACK) at 1 and 2 threads, batch 1 (lite only):
+    5 x ``--runs`` runs each, in 5 rounds alternating between the files and thread counts.
 Training: images/s of ``train_on_batch`` steps (batch 32, 128x128) per backend vs a plain timm
 loop (SGD, cross-entropy). Times are medians of ``--runs`` runs after warm-up; weights are
 seeded (speed does not depend on them). Prints a table and writes JSON with the machine.
@@ -111,14 +112,17 @@ def tflite_rows(args, tmp, models):
     for name in [m for m in models if "lite" in m]:
         model = seeded_model(name, input_shape=(224, 224, 3))
         photos = tflite.sample_photos(64, 224)
-        for quant in (None, "int8"):
-            path = tflite.export_tflite(model, pathlib.Path(tmp) / f"{name}_{quant}.tflite",
-                                        quantization=quant,
-                                        representative_data=photos if quant else None)
-            for threads, ms in tflite.latency(path, threads=(1, 2), runs=args.runs).items():
-                rows.append({"model": name, "batch": 1, "backend": "litert",
-                             "path": f"tflite {quant or 'float32'} {threads} thread(s)",
-                             "ms": ms})
+        files = {(quant or "float32"): tflite.export_tflite(
+            model, pathlib.Path(tmp) / f"{name}_{quant}.tflite", quantization=quant,
+            representative_data=photos if quant else None) for quant in (None, "int8")}
+        # Milliseconds-long runs: many of them, in rounds alternating between the files and
+        # thread counts, so a burst of load cannot land on one file only.
+        runs, rounds = 5 * args.runs, 5
+        lat = tflite.latency(files, threads=(1, 2), runs=runs, rounds=rounds)
+        for (kind, threads), ms in lat.items():
+            rows.append({"model": name, "batch": 1, "backend": "litert",
+                         "path": f"tflite {kind} {threads} thread(s)", "ms": ms,
+                         "runs": runs, "rounds": rounds})
     return rows
 
 

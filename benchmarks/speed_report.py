@@ -99,7 +99,10 @@ def report(result):
 
     lit = [r for r in rows if r["backend"] == "litert"]
     if lit:
-        out += ["", "TFLite in LiteRT (XNNPACK), batch 1, ms:", "",
+        r = next((r for r in lit if "rounds" in r), None)
+        how = (f" (median of {r['runs']} runs, in {r['rounds']} rounds alternating between the "
+               "files and thread counts)" if r else "")
+        out += ["", f"TFLite in LiteRT (XNNPACK), batch 1, ms{how}:", "",
                 "| model | threads | float32 | int8 (uint8 I/O) | int8 / float32 |", "|---|---|---|---|---|"]
         for m in dict.fromkeys(r["model"] for r in lit):
             for t in (1, 2):

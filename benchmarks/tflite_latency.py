@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import pathlib
-import statistics
 import sys
 import tempfile
 import time
@@ -41,32 +40,6 @@ def build(family, width, ckpt, **kwargs):
 
     builder = {"rexnet_lite": keras_rexnet.ReXNetV1Lite, "rexnet_v1": keras_rexnet.ReXNetV1}
     return builder[family](width, weights=str(ckpt), **kwargs)
-
-
-def timed_latency(paths, runs, rounds=3, warmup=5):
-    """``{(name, threads): median ms}``: interpreters are run in alternating rounds."""
-    import numpy as np
-    from ai_edge_litert.interpreter import Interpreter
-
-    interps = {}
-    for name, path in paths.items():
-        for t in THREADS:
-            it = Interpreter(model_path=str(path), num_threads=t)
-            it.allocate_tensors()
-            inp = it.get_input_details()[0]
-            it.set_tensor(inp["index"], np.full(inp["shape"], 117, dtype=inp["dtype"]))
-            for _ in range(warmup):
-                it.invoke()
-            interps[(name, t)] = it
-    times = {k: [] for k in interps}
-    per_round = -(-runs // rounds)
-    for _ in range(rounds):
-        for key, it in interps.items():
-            for _ in range(per_round):
-                t0 = time.perf_counter()
-                it.invoke()
-                times[key].append(time.perf_counter() - t0)
-    return {k: 1e3 * statistics.median(v) for k, v in times.items()}
 
 
 def recentred(model, calibration, target=0.5):
@@ -159,7 +132,8 @@ def main():
                 convert_s[q or "float32"] = round(time.time() - t0, 1)
             ev = tflite.evaluate(files["int8"], photos, reference_model=model, threads=())
             ev32 = tflite.evaluate(files["float32"], photos, reference_model=model, threads=())
-            lat = {} if stress else timed_latency(files, args.runs)
+            lat = {} if stress else tflite.latency(files, THREADS, runs=args.runs, rounds=3,
+                                                    warmup=5)
             row = {
                 "model": label, "float32_bytes": files["float32"].stat().st_size,
                 "int8_bytes": files["int8"].stat().st_size,
@@ -202,7 +176,7 @@ def markdown(result):
     lines = [
         f"TFLite float32 vs int8 (uint8 in/out), seeded official weights, LiteRT "
         f"{v.get('ai_edge_litert', '?')} XNNPACK, median of {result['runs']} single-image "
-        f"runs at 224x224. Machine: {info['cpu']}, {info['cores']} cores (shared; load average "
+        f"runs at 224x224. Machine: {info['cpu']}, {info['cores']} cores (load average "
         f"{result['loadavg_before'][0]:.1f} before, {result['loadavg_after'][0]:.1f} after); "
         f"TensorFlow {v.get('tensorflow', '?')}, Keras {v.get('keras', '?')}.",
         "",

@@ -135,28 +135,42 @@ def run_tflite(path, images, num_threads=None):
     return np.stack(outputs)
 
 
-def latency(path, threads=LATENCY_THREADS, runs=20, warmup=3, image=None):
-    """Median milliseconds of one inference of a ``.tflite`` file per thread count."""
-    result = {}
-    for t in threads:
-        interp = _interpreter(path, t)
-        inp = interp.get_input_details()[0]
-        if image is None:
-            dtype = np.dtype(inp["dtype"])
-            mid = (int(np.iinfo(dtype).min) + int(np.iinfo(dtype).max) + 1) // 2 \
-                if dtype.kind in "iu" else 128.0
-            x = np.full(inp["shape"], mid, dtype=dtype)  # mid-range of any input type
-        else:
-            x = _feed(np.asarray(image, np.float32)[None], inp, None)
-        interp.set_tensor(inp["index"], x)
-        times = []
-        for i in range(warmup + runs):
-            t0 = time.perf_counter()
-            interp.invoke()
-            if i >= warmup:
-                times.append(time.perf_counter() - t0)
-        result[t] = 1e3 * statistics.median(times)
-    return result
+def latency(path, threads=LATENCY_THREADS, runs=20, warmup=3, image=None, rounds=1):
+    """Median milliseconds of one inference of ``.tflite`` files per thread count.
+
+    ``path``: one file, giving ``{threads: ms}``, or a dict ``{name: file}``, giving
+    ``{(name, threads): ms}``. With ``rounds`` > 1 the ``runs`` of each file and thread count
+    are taken in that many rounds that alternate between them, so a burst of load on a shared
+    machine hits all alike (ratios between the files are then fair)."""
+    paths = path if isinstance(path, dict) else {None: path}
+    if runs < 1 or rounds < 1:
+        raise ValueError(f"runs and rounds must be >= 1, got runs={runs}, rounds={rounds}")
+    interps = {}
+    for name, file in paths.items():
+        for t in threads:
+            interp = _interpreter(file, t)
+            inp = interp.get_input_details()[0]
+            if image is None:
+                dtype = np.dtype(inp["dtype"])
+                mid = (int(np.iinfo(dtype).min) + int(np.iinfo(dtype).max) + 1) // 2 \
+                    if dtype.kind in "iu" else 128.0
+                x = np.full(inp["shape"], mid, dtype=dtype)  # mid-range of any input type
+            else:
+                x = _feed(np.asarray(image, np.float32)[None], inp, None)
+            interp.set_tensor(inp["index"], x)
+            for _ in range(warmup):
+                interp.invoke()
+            interps[(name, t)] = interp
+    times = {key: [] for key in interps}
+    per_round = -(-runs // rounds)
+    for _ in range(rounds):
+        for key, interp in interps.items():
+            for _ in range(min(per_round, runs - len(times[key]))):
+                t0 = time.perf_counter()
+                interp.invoke()
+                times[key].append(time.perf_counter() - t0)
+    result = {key: 1e3 * statistics.median(v) for key, v in times.items()}
+    return result if isinstance(path, dict) else {t: ms for (_, t), ms in result.items()}
 
 
 def reference_outputs(model, pixels, batch_size=16):

@@ -39,9 +39,9 @@ def _result():
          "path": "train_on_batch 128px", "ms": 400.0, "images_per_s": 80.0,
          "ratio_to_torch": 0.5},
         {"model": "rexnet_lite_100", "batch": 1, "backend": "litert",
-         "path": "tflite float32 2 thread(s)", "ms": 4.0},
+         "path": "tflite float32 2 thread(s)", "ms": 4.0, "runs": 100, "rounds": 5},
         {"model": "rexnet_lite_100", "batch": 1, "backend": "litert",
-         "path": "tflite int8 2 thread(s)", "ms": 1.8},
+         "path": "tflite int8 2 thread(s)", "ms": 1.8, "runs": 100, "rounds": 5},
     ]
     return {"machine": machine, "rows": rows, "runs": 20}
 
@@ -58,6 +58,7 @@ def test_report_tables():
     assert "12.0 -> 10.0 (1.20x)" in text and "9.0 -> 6.0 (1.50x)" in text  # folding
     assert "| rexnet_100 | 40.0 | 80.0 (0.50x time) | - | - |" in text  # training
     assert "| rexnet_lite_100 | 2 | 4.00 | 1.80 | 0.45 |" in text  # TFLite int8 / float32
+    assert "median of 100 runs, in 5 rounds" in text
 
 
 def test_report_command(tmp_path):

@@ -154,3 +154,9 @@ def test_latency_takes_files_of_any_input_type(work_dir):
         assert tflite.read_model(path).inputs[0].dtype == dtype.name
         ms = tflite.latency(path, threads=(1,), runs=2, warmup=1)
         assert set(ms) == {1} and ms[1] > 0
+    # several files side by side, in alternating rounds: one figure per (file, threads)
+    files = {d: work_dir / f"tiny_{d}.tflite" for d in ("int8", "uint8")}
+    ms = tflite.latency(files, threads=(1, 2), runs=3, warmup=1, rounds=2)
+    assert set(ms) == {(d, t) for d in files for t in (1, 2)} and min(ms.values()) > 0
+    with pytest.raises(ValueError, match="rounds"):
+        tflite.latency(files, threads=(1,), runs=3, rounds=0)
