@@ -1,11 +1,11 @@
 """Benchmark: convert + verify all 9 published official configurations, seeded.
 
-Builds each checkpoint with ../shared/reference/materialize.py (seed 1), then times
+Builds each official-layout checkpoint with `converters.seeded` (seed 1), then times
 `keras_rexnet.converters.cli.convert` (read, detect, build, load, layer-by-layer
-verification against the PyTorch reference at 224x224, atomic save) for each.
+verification at 224x224, atomic save) for each.
 Checkpoint creation is not timed. Goal (issue 3): <= 60 s in total on 2 cores.
 
-Usage: KERAS_BACKEND=tensorflow python benchmarks/convert_official.py [--shared ../shared]
+Usage: KERAS_BACKEND=tensorflow python benchmarks/convert_official.py
 """
 
 import argparse
@@ -25,23 +25,23 @@ PUBLISHED = ["rexnetv1_1.0", "rexnetv1_1.3", "rexnetv1_1.5", "rexnetv1_2.0", "re
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     root = pathlib.Path(__file__).resolve().parents[1]
-    parser.add_argument("--shared", default=str(root.parent / "shared"))
     parser.add_argument("--out", default=str(root / "benchmarks" / "results" / "convert.json"))
     args = parser.parse_args()
-    sys.path.insert(0, str(pathlib.Path(args.shared) / "reference"))
     import keras
-    import torch
-    from materialize import materialize
 
+    from keras_rexnet import spec as specs
     from keras_rexnet.converters.cli import convert
+    from keras_rexnet.converters.seeded import save_checkpoint, seeded_state
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = pathlib.Path(tmp)
         for name in PUBLISHED:
-            state = materialize(str(pathlib.Path(args.shared) / "reference" / "manifests" /
-                                    f"{name}.json"), 1)
-            torch.save({k: torch.from_numpy(v) for k, v in state.items()}, tmp / f"{name}.pth")
+            lite = name.startswith("rexnet_lite")
+            spec = specs.spec_for("rexnet_lite" if lite else "rexnet_v1",
+                                  float(name.split("_")[-1]))
+            save_checkpoint(seeded_state(spec, "official_lite" if lite else "official_v1", 1),
+                            tmp / f"{name}.pth")
         total = time.perf_counter()
         for name in PUBLISHED:
             start = time.perf_counter()

@@ -1,7 +1,7 @@
 """Benchmark: float32 vs full-integer int8 TFLite files of ReXNet, size, agreement and latency.
 
 For ReXNet-lite 1.0, 1.3, 1.5, 2.0 and ReXNetV1 1.0 with the seeded official checkpoints
-(``../shared/reference/materialize.py``, seed 1): export float32 and int8 (uint8 in/out,
+(``converters.seeded``, seed 1): export float32 and int8 (uint8 in/out,
 calibrated on 200 crops of the sample photos scikit-learn and matplotlib ship) with
 ``keras_rexnet.tflite.export_tflite``, then run both files in LiteRT with the XNNPACK delegate
 at 1 and 2 threads. Latency is the median of ``--runs`` single-image inferences (default 30,
@@ -75,7 +75,6 @@ def recentred(model, calibration, target=0.5):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     root = pathlib.Path(__file__).resolve().parents[1]
-    parser.add_argument("--shared", default=str(root.parent / "shared"))
     parser.add_argument("--runs", type=int, default=30, help="timed runs per file and thread "
                                                               "count (>= 20)")
     parser.add_argument("--out", default=str(root / "benchmarks" / "results" /
@@ -92,11 +91,9 @@ def main():
         parser.error("--runs must be at least 20")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    sys.path.insert(0, str(pathlib.Path(args.shared) / "reference"))
-    import torch
-    from materialize import materialize
-
+    from keras_rexnet import spec as specs
     from keras_rexnet import tflite
+    from keras_rexnet.converters.seeded import save_checkpoint, seeded_state
 
     calibration = tflite.sample_photos(200, seed=101)
     photos = tflite.sample_photos(64, seed=202)
@@ -109,10 +106,9 @@ def main():
         if args.stress and any(m[0] == "rexnet_lite_1.0" for m in models):
             jobs.append(("rexnet_lite_1.0", "rexnet_lite", 1.0, True))
         for name, family, width, stress in jobs:
-            state = materialize(str(pathlib.Path(args.shared) / "reference" / "manifests" /
-                                    f"{name}.json"), 1)
-            ckpt = tmp / f"{name}.pth"
-            torch.save({k: torch.from_numpy(v) for k, v in state.items()}, ckpt)
+            layout = {"rexnet_v1": "official_v1", "rexnet_lite": "official_lite"}[family]
+            ckpt = save_checkpoint(seeded_state(specs.spec_for(family, width), layout, 1),
+                                   tmp / f"{name}.pth")
             model = build(family, width, ckpt)
             label = name + (" (bias re-centred)" if stress else "")
             if stress:

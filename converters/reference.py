@@ -3,7 +3,7 @@
 Its ``state_dict`` keys are the official checkpoint's (``features.{3+i}.out.{j}``,
 ``output.1`` ...), so an official ``.pth`` loads with ``strict=True``. It is what
 the converter's equivalence check runs beside the Keras model, and it reproduces
-the official code's outputs (``../shared/reference/vectors``) to 1e-5.
+the official code's outputs (``tests/data/vectors``) to 1e-5.
 """
 
 import collections

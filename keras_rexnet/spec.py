@@ -4,8 +4,8 @@ Pure Python, no Keras, no torch. The Keras builder, the PyTorch reference, the
 checkpoint key mappings, the MAC counter and the docs all read the objects built
 here; no other module holds a channel formula.
 
-Every family follows ``../shared/reference/ARCHITECTURE.md`` (the official NAVER
-models) to the channel:
+Every family follows the official NAVER models to the channel (``docs/architecture.md``
+states the rules; ``tests/data`` holds the official checkpoints' key layouts):
 
 * :func:`rexnet_v1` -- ReXNetV1 (SE, SiLU); with ``ch_div > 1`` it is timm's
   ``rexnetr_*`` variant, whose channels are rounded with timm's ``make_divisible``.

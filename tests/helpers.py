@@ -1,17 +1,13 @@
-"""Shared test helpers: seeded checkpoints in any layout, built like ../shared's materialize.py."""
+"""Test helpers: the official reference data in tests/data, and seeded checkpoints in any layout."""
 
-import functools
-import importlib.util
-import os
 import pathlib
 
 import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-SHARED = pathlib.Path(os.environ.get("KERAS_REXNET_SHARED", ROOT.parent / "shared"))
-REFERENCE = SHARED / "reference"
-MANIFESTS = REFERENCE / "manifests"
-VECTORS = REFERENCE / "vectors"
+DATA = ROOT / "tests" / "data"  # outputs of the official code (tests/data/README.md)
+MANIFESTS = DATA / "manifests"
+VECTORS = DATA / "vectors"
 
 # The 11 official configurations: manifest name -> (family, width).
 OFFICIAL = {
@@ -23,7 +19,7 @@ OFFICIAL = {
     "rexnet_lite_1.5": ("rexnet_lite", 1.5), "rexnet_lite_2.0": ("rexnet_lite", 2.0),
 }
 
-# ARCHITECTURE.md: trainable parameters of each official configuration.
+# Trainable parameters of each official configuration (the official models' `parameters()`).
 OFFICIAL_PARAMS = {
     "rexnetv1_0.9": 4_091_257, "rexnetv1_1.0": 4_796_873, "rexnetv1_1.3": 7_557_091,
     "rexnetv1_1.5": 9_728_593, "rexnetv1_2.0": 16_366_620, "rexnetv1_2.2": 19_485_308,
@@ -32,16 +28,8 @@ OFFICIAL_PARAMS = {
 }
 
 
-@functools.lru_cache(maxsize=1)
-def materialize_module():
-    spec = importlib.util.spec_from_file_location("materialize", REFERENCE / "materialize.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def manifest_for(spec, layout, classes=1000):
-    """A manifest (as in ../shared) for any spec and layout, from the converter's key table."""
+    """A manifest (as in tests/data/manifests) for any spec and layout, from the key table."""
     from keras_rexnet.converters.layouts import table
 
     tensors = [[k, list(shape), "float32"] for e in table(spec, layout, classes)
@@ -50,13 +38,17 @@ def manifest_for(spec, layout, classes=1000):
 
 
 def seeded_state(spec, layout, seed=1, classes=1000):
-    """``{key: float32 array}`` with materialize.py's recipe (random BN statistics included)."""
-    state = materialize_module().materialize(manifest_for(spec, layout, classes), seed)
-    return {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
+    """``{key: float32 array}`` with the vectors' seeding recipe (random BN statistics included)."""
+    from keras_rexnet.converters.seeded import seeded_state as state
+
+    return state(spec, layout, seed, classes)
 
 
 def official_state(name, seed=1):
-    return materialize_module().materialize(str(MANIFESTS / f"{name}.json"), seed)
+    """The seeded checkpoint behind tests/data/vectors, num_batches_tracked included."""
+    from keras_rexnet.converters.seeded import materialize
+
+    return materialize(MANIFESTS / f"{name}.json", seed)
 
 
 def save_pth(state, path):

@@ -2,7 +2,7 @@
 
 Nothing here reaches the internet: every download comes from an HTTP server on 127.0.0.1
 started by these tests, through ``KERAS_REXNET_REGISTRY``, and serves seeded checkpoints
-whose official outputs are stored in ``../shared/reference/vectors``.
+whose official outputs are stored in ``tests/data/vectors``.
 """
 
 import collections
