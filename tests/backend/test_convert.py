@@ -52,8 +52,13 @@ def _check(result, tmp_path, out):
     assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
 
 
-@pytest.mark.parametrize("name", ["rexnetv1_1.0", "rexnet_lite_1.0"])
-@pytest.mark.parametrize("size", [(224, 224), (61, 83)], ids=["224", "61x83"])
+# Each family at one size in the fast stage, the other pairing in the slow stage.
+@pytest.mark.parametrize("name,size", [
+    pytest.param("rexnetv1_1.0", (224, 224), id="224-rexnetv1_1.0"),
+    pytest.param("rexnet_lite_1.0", (61, 83), id="61x83-rexnet_lite_1.0"),
+    pytest.param("rexnetv1_1.0", (61, 83), id="61x83-rexnetv1_1.0", marks=pytest.mark.slow),
+    pytest.param("rexnet_lite_1.0", (224, 224), id="224-rexnet_lite_1.0", marks=pytest.mark.slow),
+])
 def test_convert_official(name, size, official_ckpt, tmp_path):
     out = tmp_path / "model.weights.h5"
     result = convert(official_ckpt(name), out, input_size=size)
@@ -64,8 +69,11 @@ def test_convert_official(name, size, official_ckpt, tmp_path):
     assert model.name == result.model
 
 
+# Wrapped/prefixed files are read the same way on every backend (tests/common/test_checkpoints):
+# end to end here in the slow stage.
 @pytest.mark.parametrize("name,fmt", [("rexnet_100", "pth"), ("rexnetr_100", "safetensors"),
-                                      ("rexnetr_130", "wrapped")])
+                                      pytest.param("rexnetr_130", "wrapped",
+                                                   marks=pytest.mark.slow)])
 def test_convert_timm(name, fmt, tmp_path):
     path, timm_model = _timm_checkpoint(name, tmp_path, fmt)
     out = tmp_path / "timm.weights.h5"
