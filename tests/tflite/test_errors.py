@@ -125,10 +125,16 @@ def test_bad_metadata_fields(lite_model, out_dir):
     assert _nothing_written(out_dir)
 
 
-def test_failure_during_writing_leaves_nothing(lite_model, out_dir, monkeypatch):
+def test_failure_during_writing_leaves_nothing(out_dir, monkeypatch):
     """A conversion that fails late (here: while packing metadata) leaves no file, and an
     existing file of the same name is untouched."""
+    import keras
+
     import keras_rexnet.tflite.metadata as md
+
+    inp = keras.Input((32, 32, 3))  # a small classifier: the failure comes after conversion
+    h = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(inp))
+    model = keras.Model(inp, keras.layers.Dense(3, activation="softmax")(h))
 
     target = out_dir / "m.tflite"
     target.write_bytes(b"previous")
@@ -138,7 +144,7 @@ def test_failure_during_writing_leaves_nothing(lite_model, out_dir, monkeypatch)
 
     monkeypatch.setattr(md, "write_metadata", boom)
     with pytest.raises(RuntimeError, match="exploded"):
-        tflite.export_tflite(lite_model, target)
+        tflite.export_tflite(model, target, labels=["a", "b", "c"])
     assert sorted(p.name for p in out_dir.iterdir()) == ["m.tflite"]
     assert target.read_bytes() == b"previous"
 

@@ -8,6 +8,9 @@ import keras_rexnet
 from helpers import official_state, save_pth
 from keras_rexnet import tflite
 
+# TFLite and ONNX exports are proven in the fast stage (test_export, test_onnx); the folded copy of
+# ReXNetV1 (SE, 50 s of conversions) in the slow stage.
+pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def folded_v1(work_dir):
