@@ -1,11 +1,15 @@
-"""Multiply-accumulate counting (what the ReXNet paper calls FLOPs)."""
+"""Multiply-accumulate counting (what the ReXNet paper calls FLOPs).
+
+:func:`count_macs` counts a built Keras model; :func:`spec_macs` computes the same table from a
+:class:`keras_rexnet.spec.NetSpec` alone, without Keras (the ``keras-rexnet summary`` command).
+"""
 
 import math
 
-import keras
-
 
 def _static(model, input_size):
+    import keras
+
     shape = tuple(model.input.shape[1:])
     if all(d is not None for d in shape):
         return model
@@ -21,6 +25,8 @@ def count_macs(model, input_size=(224, 224), per_layer=False):
     Batch norms, activations, pooling and the SE gate multiply are not counted,
     as in the official figures.
     """
+    import keras
+
     model = _static(model, input_size)
     table = {}
     for layer in model.layers:
@@ -37,4 +43,42 @@ def count_macs(model, input_size=(224, 224), per_layer=False):
             spatial = math.prod(layer.input.shape[1:-1])
             table[layer.name] = spatial * layer.input.shape[-1] * layer.units
     total = int(sum(table.values()))
+    return (total, table) if per_layer else total
+
+
+def _out_side(size, kernel, stride):
+    """Output side of the builders' convolutions: "same" at stride 1, else pad k // 2 + valid."""
+    if stride == 1:
+        return size
+    return (size + 2 * (kernel // 2) - kernel) // stride + 1
+
+
+def spec_macs(spec, input_size=(224, 224), classes=1000, include_top=True, per_layer=False):
+    """:func:`count_macs` of ``build_from_spec(spec, ...)``, computed from the spec alone.
+
+    Same layer names and the same rules (convolutions and dense layers only); pure Python.
+    ``input_size``: (height, width). With ``per_layer=True`` returns ``(total, {name: macs})``.
+    """
+    h, w = (int(s) for s in input_size)
+    table = {}
+    k, s = 3, spec.stem_stride
+    h, w = _out_side(h, k, s), _out_side(w, k, s)
+    table["stem_conv"] = h * w * k * k * spec.in_channels * spec.stem_channels
+    for b in spec.blocks:
+        p = f"block{b.index}"
+        if b.has_expand:
+            table[f"{p}_expand_conv"] = h * w * b.in_channels * b.hidden_channels
+        h, w = _out_side(h, b.kernel_size, b.stride), _out_side(w, b.kernel_size, b.stride)
+        table[f"{p}_dw_conv"] = h * w * b.kernel_size ** 2 * b.hidden_channels
+        if b.se_channels:  # 1x1 convolutions on the pooled 1x1 map
+            table[f"{p}_se_reduce"] = b.hidden_channels * b.se_channels
+            table[f"{p}_se_expand"] = b.se_channels * b.hidden_channels
+        table[f"{p}_project_conv"] = h * w * b.hidden_channels * b.out_channels
+    if spec.head.channels is not None:
+        table["head_conv"] = h * w * spec.blocks[-1].out_channels * spec.head.channels
+    if include_top:
+        if spec.head.prelogits_channels:
+            table["prelogits_conv"] = spec.num_features * spec.head.prelogits_channels
+        table["predictions"] = spec.classifier_in * classes
+    total = sum(table.values())
     return (total, table) if per_layer else total

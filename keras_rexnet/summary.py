@@ -1,19 +1,23 @@
-"""Model summaries for people: parameters, MACs and per-stage shapes."""
+"""Model summaries for people: parameters, MACs and per-stage shapes.
 
-import numpy as np
+Computed from the spec (pure Python, no Keras): the numbers are those of the Keras model
+``create_model(name, input_shape=(*input_size, 3))`` (tests/common/test_summary.py checks).
+"""
 
 from keras_rexnet import spec as specs
-from keras_rexnet.macs import count_macs
+from keras_rexnet.macs import spec_macs
+
+MIN_SIZE = 32  # keras_rexnet.model.MIN_SIZE (not imported: it would import Keras)
 
 
-def model_row(name, input_size=(224, 224)):
-    """``{name, params, macs, output}`` of a named model built at ``input_size``."""
-    from keras_rexnet.model import create_model
-
-    model = create_model(name, input_shape=(*input_size, 3))
-    params = int(sum(np.prod(w.shape) for w in model.trainable_weights))
-    return {"name": name, "params": params, "macs": count_macs(model),
-            "output": tuple(model.output.shape)}
+def model_row(name, input_size=(224, 224), classes=1000):
+    """``{name, params, macs, output}`` of a named model at ``input_size`` (height, width)."""
+    spec = specs.spec_by_name(name)
+    if len(input_size) != 2 or min(input_size) < MIN_SIZE:  # as the builders refuse
+        raise ValueError(f"Input size must be at least {MIN_SIZE}x{MIN_SIZE}; received "
+                         f"input_size={tuple(input_size)}")
+    return {"name": name, "params": spec.trainable_params(classes=classes),
+            "macs": spec_macs(spec, input_size, classes=classes), "output": (None, classes)}
 
 
 def stage_rows(name, input_size=(224, 224)):
@@ -23,7 +27,7 @@ def stage_rows(name, input_size=(224, 224)):
     rows = []
     for stride, index in sorted(spec.feature_blocks().items()):
         sh, sw = h, w
-        for _ in range(int(np.log2(stride))):
+        for _ in range(stride.bit_length() - 1):  # log2 of the power-of-two stride
             sh, sw = (sh + 1) // 2, (sw + 1) // 2  # k=3, pad=1, stride 2: ceil
         rows.append({"stride": stride, "block": index,
                      "channels": spec.blocks[index].out_channels, "size": (sh, sw)})

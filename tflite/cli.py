@@ -1,9 +1,12 @@
 """``keras-rexnet export``: TFLite (Android) and ONNX files, checked when written."""
 
+import contextlib
 import pathlib
 import sys
 import time
 import warnings
+
+from keras_rexnet.files import CHECKPOINT_SUFFIXES, KERAS_WEIGHTS_SUFFIX
 
 
 def add_export_parser(sub):
@@ -15,7 +18,7 @@ def add_export_parser(sub):
                     "latency, and the Task Library's objections if any.")
     p.add_argument("model", metavar="MODEL_OR_WEIGHTS",
                    help="a model name (keras-rexnet list; ImageNet weights unless --weights), a "
-                        ".keras file or a PyTorch checkpoint (.pth/.pt/.bin/.safetensors)")
+                        f".keras file or a PyTorch checkpoint ({'/'.join(CHECKPOINT_SUFFIXES)})")
     p.add_argument("--format", choices=["tflite", "onnx"],
                    help="output format (default: from the -o suffix)")
     p.add_argument("--quantize", choices=["int8", "float16", "dynamic"],
@@ -26,7 +29,8 @@ def add_export_parser(sub):
     p.add_argument("--calibration-count", type=int, default=300, metavar="N",
                    help="use at most N calibration images (default 300)")
     p.add_argument("-o", "--output", required=True, help="OUT.tflite or OUT.onnx")
-    p.add_argument("--weights", help="with a model name: a .weights.h5 or PyTorch checkpoint")
+    p.add_argument("--weights", help=f"with a model name: a {KERAS_WEIGHTS_SUFFIX} or PyTorch "
+                                      "checkpoint")
     p.add_argument("--input-size", nargs=2, type=int, metavar=("H", "W"),
                    help="input size of the file (default: the model's, or 224 224)")
     p.add_argument("--labels", default="imagenet",
@@ -55,11 +59,21 @@ def _labels(value):
     return split_label_file(path.read_text(encoding="utf-8"))
 
 
+def _quiet(args):
+    """keras_rexnet.cli's filter of TensorFlow's native log lines on fd 2, unless --verbose."""
+    if getattr(args, "verbose", False):
+        return contextlib.nullcontext()
+    from keras_rexnet.cli import native_log_filter
+
+    return native_log_filter()
+
+
 def _cmd_export(args):
     from keras_rexnet.tflite import calibration as cal
     from keras_rexnet.tflite.evaluate import evaluate, evaluate_onnx
     from keras_rexnet.tflite import export as ex
     from keras_rexnet.tflite.android import check_android
+    from keras_rexnet.tflite.requirements import require
 
     out = pathlib.Path(args.output)
     fmt = args.format or {".tflite": "tflite", ".onnx": "onnx"}.get(out.suffix.lower())
@@ -77,9 +91,13 @@ def _cmd_export(args):
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
     ex.output_path(out, "." + fmt)  # fail before the slow part
     labels = _labels(args.labels)
+    require(fmt, metadata=fmt == "tflite" and not args.no_metadata, evaluate=not args.no_eval,
+            images=bool(args.calibration) or not args.no_eval)
+
+    from keras_rexnet.model import load_model  # imports Keras: after the checks above
 
     t0 = time.time()
-    model = ex.load_model(args.model, weights=args.weights)
+    model = load_model(args.model, weights=args.weights)
     size = ex.resolve_input_size(model, args.input_size)
     print(f"exporting {model.name} to {out} ({fmt}"
           f"{', ' + args.quantize if args.quantize else ''}, {size[0]}x{size[1]})", flush=True)
@@ -88,13 +106,15 @@ def _cmd_export(args):
         if args.quantize == "int8":
             data = cal.calibration_images(args.calibration, n=args.calibration_count, size=size)
             print(f"calibrating with {len(data)} images from {args.calibration}", flush=True)
-        with warnings.catch_warnings():
+        # The converter's native lines (e.g. the calibrator's "fully_quantize: ...") stay out.
+        with warnings.catch_warnings(), _quiet(args):
             # check_android's findings are printed below instead.
             warnings.simplefilter("ignore", ex.AndroidCompatibilityWarning)
             ex.export_tflite(model, out, quantization=args.quantize, representative_data=data,
                              labels=labels, metadata=not args.no_metadata, input_size=size)
     else:
-        ex.export_onnx(model, out, input_size=args.input_size and size)
+        with _quiet(args):
+            ex.export_onnx(model, out, input_size=args.input_size and size)
     print(f"wrote {out} in {time.time() - t0:.0f} s")
     if not args.no_eval:
         if args.eval_images:
@@ -104,7 +124,8 @@ def _cmd_export(args):
             images = cal.sample_photos(args.eval_count, size=size, seed=12345)
             source = f"{len(images)} crops of the sample photos"
         check = evaluate if fmt == "tflite" else evaluate_onnx
-        result = check(out, images, reference_model=model)
+        with _quiet(args):  # LiteRT's "Created TensorFlow Lite XNNPACK delegate" line
+            result = check(out, images, reference_model=model)
         print(f"checked on {source}:")
         print(result.summary())
     if fmt == "tflite":

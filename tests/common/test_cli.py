@@ -1,8 +1,11 @@
-"""The `keras-rexnet convert` command line: exit codes, one-line errors, nothing left behind.
+"""The `keras-rexnet` command line: exit codes, one-line errors, nothing left behind, no
+TensorFlow log lines, and `--help`/`list`/`summary` without Keras or a backend.
 
-Backend-independent, so it runs once; the subprocesses use the torch backend.
+Backend-independent, so it runs once; the subprocesses use the torch backend unless a test
+checks TensorFlow's log lines.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -11,6 +14,7 @@ import numpy as np
 import pytest
 
 from helpers import official_state, save_pth
+from keras_rexnet.cli import _NATIVE_LOG
 
 
 @pytest.fixture(scope="module")
@@ -23,10 +27,97 @@ def v1_ckpt(tmp_path_factory):
     return save_pth(official_state("rexnetv1_1.0"), tmp_path_factory.mktemp("ck") / "v1.pth")
 
 
-def _cli(*args):
-    env = dict(os.environ, KERAS_BACKEND="torch")
+def _cli(*args, backend="torch"):
+    env = dict(os.environ, KERAS_BACKEND=backend)
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # as a user's shell: the command quiets TensorFlow
     return subprocess.run([sys.executable, "-m", "keras_rexnet.cli", *map(str, args)],
-                          capture_output=True, text=True, env=env)
+                          capture_output=True, text=True, env=env, check=False)
+
+
+# Runs keras_rexnet.cli.main(ARGV) as the console script does, then prints (as the last stdout
+# line) which heavy modules the command imported.
+_PROBE = """
+import json, sys
+from keras_rexnet.cli import main
+try:
+    code = main(json.loads(sys.argv[1]))
+except SystemExit as e:
+    code = e.code
+heavy = sorted(m for m in ("tensorflow", "torch", "jax", "keras") if m in sys.modules)
+print(json.dumps({"code": code, "imported": heavy}))
+"""
+
+
+def _probe(*args, backend="tensorflow"):
+    env = dict(os.environ, KERAS_BACKEND=backend)
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    proc = subprocess.run([sys.executable, "-c", _PROBE, json.dumps([str(a) for a in args])],
+                          capture_output=True, text=True, env=env, check=False)
+    *out, last = proc.stdout.strip().splitlines()
+    return json.loads(last), "\n".join(out), proc.stderr
+
+
+@pytest.mark.parametrize("args", [["--help"], ["list"], ["list", "rexnetr_*"],
+                                  ["summary", "rexnet_lite_150"], ["summary", "nope"],
+                                  ["convert", "--help"], ["export", "--help"]],
+                         ids=lambda a: " ".join(a))
+def test_fast_commands_import_no_backend(args):
+    """On the TensorFlow backend (where importing Keras imports TensorFlow): nothing heavy."""
+    result, out, err = _probe(*args)
+    assert result["imported"] == [], result
+    if args == ["summary", "nope"]:
+        assert result["code"] == 2
+        assert err.splitlines() == ["keras-rexnet: error: unknown model 'nope'; known models: "
+                                    + ", ".join(__import__("keras_rexnet").spec.MODEL_NAMES)]
+    else:
+        assert result["code"] == 0 and out and err == ""
+
+
+def test_verbose_is_global_and_per_command():
+    for args in (["--verbose", "list", "rexnet_lite_1*"], ["list", "rexnet_lite_1*", "--verbose"]):
+        result, out, _ = _probe(*args)
+        assert result == {"code": 0, "imported": []}
+        assert out.split() == ["rexnet_lite_100", "rexnet_lite_130", "rexnet_lite_150"]
+
+
+def test_native_log_filter(tmp_path):
+    """TensorFlow's native lines (fd 2) go; Python's stderr and other native lines stay, in order."""
+    script = tmp_path / "probe.py"
+    script.write_text(
+        "import os, sys\n"
+        "from keras_rexnet.cli import native_log_filter\n"
+        "with native_log_filter():\n"
+        "    os.write(2, b'WARNING: All log messages before absl::InitializeLog() is called are '\n"
+        "                b'written to STDERR\\n')\n"
+        "    os.write(2, b'I0000 00:00:1796095589.541669    5466 port.cc:153] oneDNN custom '\n"
+        "                b'operations are on.\\n')\n"
+        "    print('python line', file=sys.stderr)\n"
+        "    os.write(2, b'W0000 00:00:1796095589.6  5466 cpu_feature_guard.cc:227] x\\n')\n"
+        "    os.write(2, b'2024-01-02 03:04:05.678901: I tensorflow/core/x.cc:12] old style\\n')\n"
+        "    os.write(2, b'INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\\n')\n"
+        "    os.write(2, b'native line kept\\n')\n"
+        "print('after', file=sys.stderr)\n")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          check=False)
+    assert proc.returncode == 0
+    assert proc.stderr.splitlines() == ["python line", "native line kept", "after"]
+    assert _NATIVE_LOG.match("fully_quantize: 0, inference_type: 6, input_inference_type: UINT8, "
+                             "output_inference_type: UINT8")
+
+
+def test_no_tensorflow_log_lines(tmp_path):
+    """A command that imports TensorFlow (train reads data with tf.data) and fails: exactly the
+    error line; with --verbose the native lines TensorFlow 2.21 writes are there (so the first
+    check is not vacuous)."""
+    args = ["train", tmp_path / "no_data", "-o", tmp_path / "out"]
+    proc = _cli(*args, backend="tensorflow")
+    assert proc.returncode == 2
+    (line,) = proc.stderr.splitlines()
+    assert line == f"keras-rexnet: error: {tmp_path / 'no_data' / 'train'}: missing; expected " \
+                   "DATA/train/<class>/ and DATA/val/<class>/ folders of images"
+    loud = _cli("--verbose", *args, backend="tensorflow")
+    assert loud.returncode == 2 and loud.stderr.splitlines()[-1] == line
+    assert any(_NATIVE_LOG.match(line) for line in loud.stderr.splitlines()), loud.stderr
 
 
 def test_cli_convert_success(lite_ckpt, tmp_path):
@@ -71,11 +162,12 @@ def test_cli_errors_leave_nothing(case, lite_ckpt, tmp_path):
         save_pth(state, path)
         match = "contains NaN or inf"
     out = tmp_path / "out.weights.h5"
-    proc = _cli("convert", path, "-o", out, *extra)
+    # One case on TensorFlow: it imports TensorFlow (builds the model) before failing.
+    proc = _cli("convert", path, "-o", out, *extra,
+                backend="tensorflow" if case == "missing" else "torch")
     assert proc.returncode == 2
-    line = proc.stderr.strip().splitlines()[-1]
+    (line,) = proc.stderr.splitlines()  # exactly one line: no traceback, no TensorFlow log
     assert line.startswith(f"keras-rexnet: error: {path}: ") and match in line, proc.stderr
-    assert "Traceback" not in proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
 
 
@@ -131,7 +223,8 @@ def test_cli_classify_errors(case, tmp_path):
         match = "unknown model 'resnet50'"
     proc = _cli("classify", *args)
     assert proc.returncode == 2
-    assert match in proc.stderr and "Traceback" not in proc.stderr
+    (line,) = proc.stderr.splitlines()
+    assert line.startswith("keras-rexnet: error: ") and match in line
 
 
 @pytest.mark.slow
@@ -153,4 +246,15 @@ def test_cli_bench():
 def test_cli_bench_errors(args, match):
     proc = _cli("bench", *args)
     assert proc.returncode == 2
-    assert match in proc.stderr and "Traceback" not in proc.stderr
+    (line,) = proc.stderr.splitlines()
+    assert line.startswith("keras-rexnet: error: ") and match in line
+
+
+def test_error_message_is_one_line():
+    from keras_rexnet.cli import _message
+
+    assert _message(ModuleNotFoundError("No module named 'timm'", name="timm")) == \
+        "No module named 'timm' (pip install 'keras-rexnet[convert]')"
+    assert _message(ModuleNotFoundError("No module named 'torch.nn'", name="torch.nn")) == \
+        "No module named 'torch.nn' (pip install 'keras-rexnet[torch]')"
+    assert _message(ValueError("first\nsecond\n")) == "first second"

@@ -1,6 +1,7 @@
 """``keras-rexnet export`` (tflite/cli.py's add_export_parser, as keras_rexnet.cli wires it)."""
 
 import argparse
+import sys
 
 import pytest
 from PIL import Image
@@ -93,3 +94,74 @@ def test_cli_errors(tiny_keras, tmp_path, argv, message):
     with pytest.raises(ValueError, match="not a model name"):
         run(["rexnet_nope", "-o", str(tmp_path / "m.tflite")])
     assert list(tmp_path.iterdir()) == []
+
+
+# -- missing requirements: one line, before any conversion work -----------------------------------
+
+# Runs `keras-rexnet ARGV` with the modules in MISSING made unimportable (sys.modules[name] =
+# None, as if not installed); prints the exit code and which heavy modules got imported.
+_WITHOUT = """
+import json, sys
+for name in json.loads(sys.argv[1]):
+    sys.modules[name] = None
+from keras_rexnet.cli import main
+code = main(json.loads(sys.argv[2]))
+print(json.dumps({"code": code, "imported": sorted(
+    m for m in ("tensorflow", "keras", "torch", "jax") if sys.modules.get(m) is not None)}))
+"""
+WRITERS = "tensorflow_lite_support.metadata.python.metadata_writers.image_classifier"
+
+
+def _export_without(missing, argv):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, KERAS_BACKEND="tensorflow")
+    proc = subprocess.run([sys.executable, "-c", _WITHOUT, json.dumps(missing),
+                           json.dumps(["export", *map(str, argv)])],
+                          capture_output=True, text=True, env=env, check=False)
+    return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
+
+
+@pytest.mark.parametrize("missing, argv, message", [
+    ([WRITERS], ["-o", "m.tflite"],
+     ("TFLite export needs tflite-support's metadata writers: pip install --no-deps "
+      "tflite-support==0.4.4")),
+    (["tensorflow"], ["-o", "m.tflite", "--no-metadata", "--no-eval"],
+     "TFLite export needs TensorFlow (the converter): pip install 'tensorflow-cpu>=2.16'"),
+    (["ai_edge_litert"], ["-o", "m.tflite"],
+     "TFLite export needs ai-edge-litert (runs the file): pip install 'keras-rexnet[tflite]'"),
+    (["tf2onnx", "onnxruntime"], ["-o", "m.onnx"],
+     ("ONNX export needs tf2onnx (the ONNX converter), onnxruntime (runs the file): "
+      "pip install 'keras-rexnet[tflite]'")),
+])
+def test_cli_missing_requirement(tmp_path, missing, argv, message):
+    """The model (a .keras path that does not exist: loading it would fail with another message)
+    is never loaded: the one error line names the install step, and Keras was not imported."""
+    argv = [tmp_path / "nowhere.keras"] + [tmp_path / a if a.startswith("m.") else a for a in argv]
+    result, err = _export_without(missing, argv)
+    assert result == {"code": 2, "imported": []}
+    assert err.splitlines() == [f"keras-rexnet: error: {message}"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_library_export_checks_first(tmp_path, monkeypatch):
+    from keras_rexnet.tflite.requirements import MissingRequirement, missing
+
+    monkeypatch.setitem(sys.modules, WRITERS, None)
+    with pytest.raises(MissingRequirement, match="metadata writers: pip install --no-deps "
+                                                 "tflite-support==0.4.4$"):
+        tflite.export_tflite(str(tmp_path / "nowhere.keras"), tmp_path / "m.tflite")
+    assert missing("tflite", metadata=False) == []  # files without metadata need no writers
+    monkeypatch.setitem(sys.modules, "tf2onnx", None)
+    with pytest.raises(MissingRequirement, match="^ONNX export needs tf2onnx"):
+        tflite.export_onnx(str(tmp_path / "nowhere.keras"), tmp_path / "m.onnx")
+    assert list(tmp_path.iterdir()) == []
+    # the writers' native library (libusb) not loading is reported with its cause
+    monkeypatch.delitem(sys.modules, WRITERS)
+    native = "tensorflow_lite_support.metadata.cc.python._pywrap_metadata_version"
+    monkeypatch.setitem(sys.modules, native, None)
+    ((what, step),) = missing("tflite")
+    assert what.startswith("tflite-support's native metadata library (") and "reinstall" in step
