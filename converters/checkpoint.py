@@ -1,48 +1,26 @@
 """Reading PyTorch checkpoints without running any code from them.
 
-``.pth/.pt/.bin/.ckpt`` go through ``torch.load(weights_only=True)`` (PyTorch's
-restricted unpickler: tensors and plain containers only, never a callable);
-``.safetensors`` through ``safetensors`` (no torch needed). Wrappers written by
+``.pth/.pt/.bin/.ckpt`` go through :mod:`keras_rexnet.converters.torchfile`, this
+project's reader of ``torch.save`` files (NumPy only, no torch; its restricted unpickler
+builds tensors and plain containers and refuses anything else, calling nothing from the
+file); ``.safetensors`` through ``safetensors``. Wrappers written by
 training code (``state_dict``, ``model``, ``model_ema`` ...) are unwrapped,
 ``module.`` prefixes stripped and ``num_batches_tracked`` dropped.
 """
 
 import pathlib
-import re
 
 import numpy as np
 
+from keras_rexnet.converters import torchfile
 from keras_rexnet.errors import CheckpointError
+from keras_rexnet.files import CHECKPOINT_SUFFIXES, SAFETENSORS_SUFFIXES, TORCH_SUFFIXES
 
-TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt")
-SAFETENSORS_SUFFIXES = (".safetensors",)
-CHECKPOINT_SUFFIXES = TORCH_SUFFIXES + SAFETENSORS_SUFFIXES
 WRAPPER_KEYS = ("state_dict", "model", "model_ema", "state_dict_ema", "module")
 
 
 def _read_torch(path):
-    import pickle
-
-    import torch
-
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        text = str(e)
-        found = re.search(r"GLOBAL (\S+)|global:? (\S+)", text, flags=re.IGNORECASE)
-        if found:  # the pickle names a callable or class: code we refuse to run
-            what = (found.group(1) or found.group(2)).rstrip(".,")
-            raise CheckpointError(
-                path, f"refused: the file's pickle asks for {what}, which could run code; only "
-                      "plain tensor checkpoints are loaded (nothing was executed)") from None
-        detail = re.search(r"error:\s*\n*\s*(.+)", text)
-        detail = detail.group(1).strip() if detail else text.strip().splitlines()[0]
-        raise CheckpointError(path, f"corrupt, truncated or not a PyTorch checkpoint ({detail})") \
-            from None
-    except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError, TypeError) as e:
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(path, f"corrupt, truncated or not a PyTorch checkpoint ({msg})") \
-            from None
+    return torchfile.load(path)
 
 
 def _read_safetensors(path):
