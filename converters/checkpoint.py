@@ -34,17 +34,41 @@ def _read_safetensors(path):
     except Exception as e:  # safetensors raises its own SafetensorError and others
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         if "bfloat16" in msg or "bf16" in msg.lower():
-            return _read_safetensors_torch(path)
+            return _read_safetensors_bfloat16(path)
         raise CheckpointError(path, f"corrupt, truncated or not a safetensors file ({msg})") \
             from None
 
 
-def _read_safetensors_torch(path):
+# safetensors dtype -> NumPy (little-endian); bfloat16 is read as its raw 16 bits.
+_SAFETENSORS_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "BF16": "<u2", "I64": "<i8",
+                       "I32": "<i4", "I16": "<i2", "I8": "i1", "U8": "u1", "BOOL": "?"}
+
+
+def _read_safetensors_bfloat16(path):
+    """A safetensors file holding bfloat16 (which ``safetensors.numpy`` cannot return), read
+    with NumPy: bfloat16 values are the upper halves of float32, so they load exactly."""
+    import json
+
+    data = pathlib.Path(path).read_bytes()
     try:
-        from safetensors.torch import load_file
-    except ImportError:  # pragma: no cover
-        raise CheckpointError(path, "bfloat16 safetensors need torch to read") from None
-    return load_file(str(path))
+        n = int.from_bytes(data[:8], "little")
+        header = json.loads(data[8:8 + n])
+        header.pop("__metadata__", None)
+        out = {}
+        for key, info in header.items():
+            dtype = np.dtype(_SAFETENSORS_DTYPES[info["dtype"]])
+            begin, end = info["data_offsets"]
+            count = int(np.prod(info["shape"], dtype=np.int64))
+            if end - begin != count * dtype.itemsize or 8 + n + end > len(data):
+                raise ValueError(f"tensor {key!r} does not fit the file")
+            array = np.frombuffer(data, dtype, count, 8 + n + begin).reshape(info["shape"])
+            if info["dtype"] == "BF16":
+                array = (array.astype(np.uint32) << 16).view(np.float32)
+            out[key] = array.copy()
+        return out
+    except (ValueError, KeyError, TypeError) as e:
+        raise CheckpointError(path, f"corrupt, truncated or not a safetensors file ({e})") \
+            from None
 
 
 def _to_numpy(path, key, value):

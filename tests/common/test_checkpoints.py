@@ -13,6 +13,7 @@ from helpers import official_state, save_pth, seeded_state
 from keras_rexnet import CheckpointError
 from keras_rexnet import spec as specs
 from keras_rexnet.converters import detect, read_state_dict
+from keras_rexnet.converters.checkpoint import _read_safetensors
 
 
 @pytest.fixture(scope="module")
@@ -169,3 +170,25 @@ def test_seeded_from_spec_equals_seeded_from_manifest(name):
     assert list(ours) == list(theirs)
     for key in theirs:
         np.testing.assert_array_equal(ours[key], theirs[key])
+
+
+def test_bfloat16_safetensors_load_without_torch_as_float32(tmp_path):
+    """safetensors.numpy cannot return bfloat16: the reader takes their bits itself."""
+    import torch
+    from safetensors.torch import save_file
+
+    rng = np.random.default_rng(0)
+    tensors = {"a.weight": torch.from_numpy(rng.standard_normal((4, 3, 3, 3)).astype("float32"))
+               .to(torch.bfloat16),
+               "a.bias": torch.from_numpy(rng.standard_normal(4).astype("float32")),
+               "n": torch.tensor(7, dtype=torch.int64)}
+    path = tmp_path / "bf16.safetensors"
+    save_file(tensors, str(path))
+    state = _read_safetensors(path)
+    assert state["a.weight"].dtype == np.float32
+    np.testing.assert_array_equal(state["a.weight"], tensors["a.weight"].float().numpy())
+    np.testing.assert_array_equal(state["a.bias"], tensors["a.bias"].numpy())
+    assert state["n"] == 7
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(CheckpointError, match="corrupt, truncated"):
+        _read_safetensors(path)
