@@ -1,14 +1,15 @@
 """``keras-rexnet convert``: checkpoints to ``.weights.h5``, verified, written atomically."""
 
 import argparse
+import contextlib
 import dataclasses
 import math
-import os
 import pathlib
 import sys
 import time
 
 from keras_rexnet.errors import CheckpointError
+from keras_rexnet.files import CHECKPOINT_SUFFIXES, KERAS_WEIGHTS_SUFFIX, atomic_path, is_checkpoint
 
 
 @dataclasses.dataclass
@@ -41,10 +42,6 @@ def _check_request(found, model_name, path):
                                     f"family {found.spec.family} vs {want.family})")
 
 
-def _tmp_sibling(path, suffix):
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}{suffix}")
-
-
 def convert(checkpoint, output, model_name=None, verify=True, report_path=None,
             input_size=(224, 224), keras_file=None, tolerance=1e-4, progress=None):
     """Convert one checkpoint to ``output`` (``.weights.h5``), verifying it first.
@@ -55,14 +52,12 @@ def convert(checkpoint, output, model_name=None, verify=True, report_path=None,
     """
     from keras_rexnet.converters.checkpoint import read_state_dict
     from keras_rexnet.converters.convert import detect, load_state_into
-    from keras_rexnet.converters.verify import verify_model
-    from keras_rexnet.model import build_from_spec
 
     start = time.time()
     step = progress or (lambda *_: None)
     output = pathlib.Path(output)
-    if not output.name.endswith(".weights.h5"):
-        raise CheckpointError(output, "the output must end with .weights.h5")
+    if not output.name.endswith(KERAS_WEIGHTS_SUFFIX):
+        raise CheckpointError(output, f"the output must end with {KERAS_WEIGHTS_SUFFIX}")
     if keras_file is not None and not str(keras_file).endswith(".keras"):
         raise CheckpointError(keras_file, "the Keras model file must end with .keras")
     if not output.parent.is_dir():
@@ -72,6 +67,10 @@ def convert(checkpoint, output, model_name=None, verify=True, report_path=None,
     step("detect")
     found = detect(state, checkpoint)
     _check_request(found, model_name, checkpoint)
+    # Keras (and its backend) load only now: a file that is not a checkpoint fails fast.
+    from keras_rexnet.converters.verify import verify_model
+    from keras_rexnet.model import build_from_spec
+
     step("build")
     model = build_from_spec(found.spec, weights=None, classes=found.classes or 1000,
                             include_top=bool(found.classes), model_name=found.name,
@@ -92,22 +91,10 @@ def convert(checkpoint, output, model_name=None, verify=True, report_path=None,
                                               f"differs by {report.worst.max_abs:.3e} "
                                               f"(tolerance {tolerance:g})")
     step("save")
-    written = []
-    try:
-        tmp = _tmp_sibling(output, ".weights.h5")
-        written.append(tmp)
-        model.save_weights(tmp)
+    with contextlib.ExitStack() as files:  # both renamed into place only once both are written
+        model.save_weights(files.enter_context(atomic_path(output, KERAS_WEIGHTS_SUFFIX)))
         if keras_file is not None:
-            keras_file = pathlib.Path(keras_file)
-            ktmp = _tmp_sibling(keras_file, ".keras")
-            written.append(ktmp)
-            model.save(ktmp)
-            os.replace(ktmp, keras_file)
-        os.replace(tmp, output)
-    except BaseException:
-        for path in written:
-            pathlib.Path(path).unlink(missing_ok=True)
-        raise
+            model.save(files.enter_context(atomic_path(keras_file, ".keras")))
     params = int(sum(math.prod(w.shape) for w in model.trainable_weights))
     return Conversion(str(checkpoint), str(output), str(keras_file or ""), found.layout,
                       found.name, params, report, time.time() - start)
@@ -115,19 +102,17 @@ def convert(checkpoint, output, model_name=None, verify=True, report_path=None,
 
 def convert_all(folder, out_dir, **kwargs):
     """Convert every checkpoint recognized in ``folder``; returns (conversions, failures)."""
-    from keras_rexnet.converters.checkpoint import CHECKPOINT_SUFFIXES
-
     folder, out_dir = pathlib.Path(folder), pathlib.Path(out_dir)
     if not folder.is_dir():
         raise CheckpointError(folder, "not a folder")
     out_dir.mkdir(parents=True, exist_ok=True)
     done, failed = [], []
     for path in sorted(folder.iterdir()):
-        if path.suffix.lower() not in CHECKPOINT_SUFFIXES:
+        if not is_checkpoint(path):
             continue
         stem = path.name[: -len(path.suffix)]
         try:
-            done.append(convert(path, out_dir / f"{stem}.weights.h5", **kwargs))
+            done.append(convert(path, out_dir / f"{stem}{KERAS_WEIGHTS_SUFFIX}", **kwargs))
         except CheckpointError as e:
             failed.append((str(path), str(e)))
     return done, failed
@@ -135,11 +120,12 @@ def convert_all(folder, out_dir, **kwargs):
 
 def add_convert_parser(sub):
     p = sub.add_parser("convert", help="convert an official or timm PyTorch checkpoint to Keras",
-                       description="Convert a ReXNet PyTorch checkpoint (.pth/.pt/.bin/"
-                                   ".safetensors, official or timm layout) to a Keras "
-                                   ".weights.h5, verified layer by layer against PyTorch.")
+                       description=f"Convert a ReXNet PyTorch checkpoint "
+                                   f"({'/'.join(CHECKPOINT_SUFFIXES)}, official or timm layout) "
+                                   f"to a Keras {KERAS_WEIGHTS_SUFFIX}, verified layer by layer "
+                                   f"against PyTorch.")
     p.add_argument("checkpoint", nargs="?", help="the checkpoint file")
-    p.add_argument("-o", "--output", help="OUT.weights.h5 (with --all: a folder)")
+    p.add_argument("-o", "--output", help=f"OUT{KERAS_WEIGHTS_SUFFIX} (with --all: a folder)")
     p.add_argument("--all", metavar="DIR", help="convert every checkpoint recognized in DIR")
     p.add_argument("--model", help="expected model name (e.g. rexnet_lite_100); checked")
     p.add_argument("--verify", action=argparse.BooleanOptionalAction, default=True,
@@ -152,16 +138,26 @@ def add_convert_parser(sub):
 
 
 def _progress():
-    import keras
-
+    """A Keras progress bar over the steps, made at the first step that loads Keras anyway."""
     steps = ["read", "detect", "build", "verify", "save"]
-    bar = keras.utils.Progbar(len(steps), unit_name="step",
-                              verbose=1 if sys.stdout.isatty() else 2)
+    bar = None
 
     def update(name):
+        nonlocal bar
+        if bar is None and name in ("read", "detect"):
+            return  # importing Keras here would delay a bad file's one-line error by seconds
+        if bar is None:
+            import keras
+
+            bar = keras.utils.Progbar(len(steps), unit_name="step",
+                                      verbose=1 if sys.stdout.isatty() else 2)
         bar.update(steps.index(name))
 
-    return update, lambda: bar.update(len(steps))
+    def finish():
+        if bar is not None:
+            bar.update(len(steps))
+
+    return update, finish
 
 
 def _cmd_convert(args):
@@ -180,7 +176,8 @@ def _cmd_convert(args):
         print(f"converted {len(done)}, failed {len(failed)}")
         return 0 if done and not failed else 2
     if not args.checkpoint or not args.output:
-        raise CheckpointError(None, "convert needs CHECKPOINT and -o OUT.weights.h5 (or --all DIR)")
+        raise CheckpointError(None, f"convert needs CHECKPOINT and -o OUT{KERAS_WEIGHTS_SUFFIX} "
+                                    "(or --all DIR)")
     update, finish = _progress()
     result = convert(args.checkpoint, args.output, report_path=args.report,
                      keras_file=args.keras_file, progress=update, **kwargs)

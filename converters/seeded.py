@@ -18,6 +18,8 @@ import pathlib
 
 import numpy as np
 
+from keras_rexnet.files import SAFETENSORS_SUFFIXES, atomic_path
+
 from keras_rexnet.converters.layouts import table
 
 
@@ -62,15 +64,17 @@ def seeded_state(spec, layout, seed=1, classes=1000):
 
 
 def save_checkpoint(state, path):
-    """Write a state dict as ``.pth`` (torch) or ``.safetensors``; returns the path."""
+    """Write a state dict as ``.pth`` (torch) or ``.safetensors`` (atomically); returns the
+    path."""
     path = pathlib.Path(path)
-    if path.suffix == ".safetensors":
-        from safetensors.numpy import save_file
+    with atomic_path(path, path.suffix) as tmp:
+        if path.suffix.lower() in SAFETENSORS_SUFFIXES:
+            from safetensors.numpy import save_file
 
-        save_file({k: np.ascontiguousarray(v) for k, v in state.items()}, str(path))
-    else:
-        import torch
+            save_file({k: np.ascontiguousarray(v) for k, v in state.items()}, str(tmp))
+        else:
+            import torch
 
-        torch.save({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()},
-                   str(path))
+            torch.save({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()},
+                       str(tmp))
     return path

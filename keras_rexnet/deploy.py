@@ -4,23 +4,25 @@ import keras
 import numpy as np
 
 
-def _producer(tensor):
-    history = getattr(tensor, "_keras_history", None)
-    return history[0] if history is not None else None
-
-
 def _foldable_pairs(model):
     """``{conv/dense layer name: batchnorm layer}`` where the BN directly follows the layer
-    and is that layer's only consumer."""
+    and is that layer's only consumer (each called once, in this model's graph)."""
+    from keras_rexnet.graph import connections
+
+    graph = connections(model)
+    layers = {layer.name: layer for layer in model.layers}
     pairs = {}
     for layer in model.layers:
-        if not isinstance(layer, keras.layers.BatchNormalization):
+        node = graph.get(layer.name)
+        if not isinstance(layer, keras.layers.BatchNormalization) or node is None \
+                or node.calls != 1 or len(node.inputs) != 1:
             continue
-        src = _producer(layer.input)
+        src = layers.get(node.inputs[0])
         if not isinstance(src, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D,
                                 keras.layers.Dense)):
             continue
-        if len(src._outbound_nodes) != 1 or layer.axis not in (-1, len(layer.input.shape) - 1):
+        if graph[src.name].calls != 1 or graph[src.name].consumers != [layer.name] \
+                or layer.axis not in (-1, len(layer.input.shape) - 1):
             continue
         if isinstance(src, keras.layers.DepthwiseConv2D) and src.depth_multiplier != 1:
             continue
@@ -54,7 +56,7 @@ def fold_batchnorm(model):
         return layer(*args, **kwargs)
 
     new = keras.models.clone_model(model, clone_function=clone, call_function=call)
-    new._name = f"{model.name}_folded" if not model.name.endswith("_folded") else model.name
+    new.name = f"{model.name}_folded" if not model.name.endswith("_folded") else model.name
     for layer in model.layers:
         if layer.name in folded_bns or not layer.weights:
             continue

@@ -55,14 +55,52 @@ def decode_predictions(preds, top=5):
     return results
 
 
+def resize_and_crop(image, size=224, crop_fraction=0.875, interpolation="bicubic"):
+    """A PIL image as ImageNet evaluation sees it: uint8 RGB pixels ``(height, width, 3)``.
+
+    timm's evaluation transform (``transforms_imagenet_eval``, ``crop_mode="center"``), with
+    its rounding, to the pixel: the short side is resized to ``floor(size / crop_fraction)``
+    (256 for 224 at 0.875; the long side in proportion, rounded down, as torchvision's
+    ``Resize``), then the centre ``size`` x ``size`` is cut out (offsets
+    ``round((resized - size) / 2)``, as torchvision's ``CenterCrop``). ``size`` may be
+    ``(height, width)``: each side gets ``floor(side / crop_fraction)``, and the image is
+    scaled (aspect ratio kept) to cover both, the other side rounded down. ``crop_fraction=1``
+    resizes the short side to ``size`` itself. ``interpolation``: ``"bicubic"`` (timm's for
+    ReXNet), ``"bilinear"`` or ``"nearest"``.
+    """
+    import math
+
+    from PIL import Image
+
+    h_out, w_out = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+    if min(h_out, w_out) < 1:
+        raise ValueError(f"size must be positive, got {size!r}")
+    if not 0 < crop_fraction <= 1:
+        raise ValueError(f"crop_fraction must be in (0, 1], got {crop_fraction!r}")
+    resample = {"bicubic": Image.BICUBIC, "bilinear": Image.BILINEAR,
+                "nearest": Image.NEAREST}.get(interpolation)
+    if resample is None:
+        raise ValueError(f"interpolation must be 'bicubic', 'bilinear' or 'nearest', got "
+                         f"{interpolation!r}")
+    img = image.convert("RGB")
+    w, h = img.size
+    scale_h, scale_w = math.floor(h_out / crop_fraction), math.floor(w_out / crop_fraction)
+    if scale_h * w >= scale_w * h:  # the height sets the scale
+        new_h, new_w = scale_h, max(scale_w, w * scale_h // h)
+    else:
+        new_h, new_w = max(scale_h, h * scale_w // w), scale_w
+    img = img.resize((new_w, new_h), resample)
+    top, left = int(round((new_h - h_out) / 2)), int(round((new_w - w_out) / 2))
+    return np.asarray(img.crop((left, top, left + w_out, top + h_out)), dtype=np.uint8)
+
+
 def load_image(path, size=224, crop_fraction=0.875, interpolation="bicubic"):
-    """An image file as the evaluation transform has it: RGB, short side resized to
-    ``size / crop_fraction``, center crop ``size`` x ``size``; float32 pixels in [0, 255].
+    """An image file as the evaluation transform has it (:func:`resize_and_crop`: short side
+    resized to ``floor(size / crop_fraction)``, centre crop ``size`` x ``size``); float32 RGB
+    pixels in [0, 255].
 
     Raises ValueError (naming the file) for a missing, unreadable or non-image file.
     """
-    import pathlib
-
     from PIL import Image, UnidentifiedImageError
 
     path = pathlib.Path(path)
@@ -70,18 +108,6 @@ def load_image(path, size=224, crop_fraction=0.875, interpolation="bicubic"):
         raise ValueError(f"{path}: no such file")
     try:
         with Image.open(path) as img:
-            img = img.convert("RGB")
-            resample = {"bicubic": Image.BICUBIC, "bilinear": Image.BILINEAR,
-                        "nearest": Image.NEAREST}[interpolation]
-            scale = int(round(size / crop_fraction))
-            w, h = img.size
-            if w <= h:
-                nw, nh = scale, max(size, int(round(h * scale / w)))
-            else:
-                nw, nh = max(size, int(round(w * scale / h))), scale
-            img = img.resize((nw, nh), resample)
-            left, top = (nw - size) // 2, (nh - size) // 2
-            img = img.crop((left, top, left + size, top + size))
-            return np.asarray(img, dtype=np.float32)
+            return resize_and_crop(img, size, crop_fraction, interpolation).astype(np.float32)
     except (UnidentifiedImageError, OSError) as e:
         raise ValueError(f"{path}: not a readable image ({type(e).__name__})") from None

@@ -7,11 +7,13 @@ checkpoint mappings in :mod:`keras_rexnet.converters` use the same names.
 """
 
 import os
+import pathlib
 
 import keras
 from keras import layers
 
 from keras_rexnet import spec as specs
+from keras_rexnet.files import CHECKPOINT_SUFFIXES, KERAS_WEIGHTS_SUFFIX, is_checkpoint
 from keras_rexnet.layers import DepthwiseConv2D, PartialShortcut
 
 BN_EPSILON = 1e-5  # PyTorch's default, as in the official models
@@ -33,9 +35,9 @@ Args:
     width: the width multiplier{width_note}.
     include_top: whether to include the classifier on top.
     weights: `None` (random initialization), `"imagenet"` (pretrained weights,
-        downloaded and converted once), the path to a `.weights.h5` file saved
+        downloaded and converted once), the path to a `{keras_weights}` file saved
         from the same architecture, or the path to a PyTorch checkpoint
-        (`.pth`, `.pt`, `.bin`, `.safetensors`; official or timm layout),
+        ({checkpoints}; official or timm layout),
         converted on the fly without running any code from the file.
     input_tensor: optional Keras tensor to use as the model's input.
     input_shape: optional `(height, width, 3)`; `None` builds a model for any
@@ -124,7 +126,7 @@ def _validate_args(include_top, weights, pooling, classes, classifier_activation
         raise ValueError(
             "The `weights` argument should be either `None` (random initialization), "
             "'imagenet' (pre-training on ImageNet), or the path to a weights file "
-            "(.weights.h5) or PyTorch checkpoint (.pth, .pt, .bin, .safetensors). "
+            f"({KERAS_WEIGHTS_SUFFIX}) or PyTorch checkpoint ({', '.join(CHECKPOINT_SUFFIXES)}). "
             f"Received: weights={weights!r}")
     if isinstance(classes, bool) or not isinstance(classes, int) or classes < 1:
         raise ValueError(f"`classes` must be a positive integer, got {classes!r}")
@@ -165,6 +167,17 @@ def _image_input(input_tensor, input_shape, include_preprocessing):
     return input_tensor, input_tensor
 
 
+def imagenet_preprocessing_layers():
+    """The builders' input preprocessing (``include_preprocessing=True``), as new layers:
+    ``Rescaling(1/255)`` named ``rescaling``, then ``Normalization`` with the ImageNet mean and
+    variance named ``normalization``. Applied in order they turn RGB pixels in [0, 255] into
+    what :func:`keras_rexnet.preprocess_input` gives."""
+    return [layers.Rescaling(1.0 / 255, name="rescaling"),
+            layers.Normalization(mean=list(specs.IMAGENET_MEAN),
+                                 variance=[s ** 2 for s in specs.IMAGENET_STD],
+                                 name="normalization")]
+
+
 def build_from_spec(spec, include_top=True, weights=None, input_tensor=None, input_shape=None,
                     pooling=None, classes=1000, classifier_activation="softmax",
                     include_preprocessing=True, dropout_rate=0.2, name=None, model_name=None,
@@ -199,10 +212,8 @@ def build_from_spec(spec, include_top=True, weights=None, input_tensor=None, inp
 
     x = img_input
     if include_preprocessing:
-        x = layers.Rescaling(1.0 / 255, name="rescaling")(x)
-        x = layers.Normalization(mean=list(specs.IMAGENET_MEAN),
-                                 variance=[s ** 2 for s in specs.IMAGENET_STD],
-                                 name="normalization")(x)
+        for layer in imagenet_preprocessing_layers():
+            x = layer(x)
     x = _conv(x, spec.stem_channels, "stem_conv", kernel_size=3, strides=spec.stem_stride,
               init=init)
     x = _bn(x, "stem_bn")
@@ -257,7 +268,9 @@ def _builder(family, title, width_note=""):
                                include_preprocessing=include_preprocessing,
                                dropout_rate=dropout_rate, name=name)
 
-    builder.__doc__ = BASE_DOCSTRING.format(title=title, width_note=width_note)
+    builder.__doc__ = BASE_DOCSTRING.format(
+        title=title, width_note=width_note, keras_weights=KERAS_WEIGHTS_SUFFIX,
+        checkpoints=", ".join(f"`{s}`" for s in CHECKPOINT_SUFFIXES))
     return builder
 
 
@@ -295,6 +308,52 @@ def create_model(name, **kwargs):
 
         kwargs["classes"] = pretrained_cfg(name)["num_classes"]
     return build_from_spec(spec, model_name=name, **kwargs)
+
+
+def load_model(source, weights=None):
+    """A ``keras.Model`` from a model name, a ``.keras`` file or a PyTorch checkpoint.
+
+    ``source`` may be:
+
+    * a built ``keras.Model``: returned as it is;
+    * a model name (:func:`list_models`, a pretrained tag allowed: ``"rexnetr_200.sw_in12k"``):
+      built by :func:`create_model` with ``weights`` (``None`` means ``"imagenet"``; or a
+      ``.weights.h5``, a checkpoint path, ``"hf://..."``);
+    * a ``.keras`` file: loaded uncompiled, for inference (a file saved under JAX records
+      ``jit_compile=True``, which other backends refuse to compile);
+    * a PyTorch checkpoint (official or timm layout): the model it holds, its weights loaded.
+
+    ``weights`` goes with a model name only. Raises ``ValueError`` (``CheckpointError`` for a
+    bad checkpoint) with one line naming the source: a missing file, an unknown name, a suffix
+    that is none of these, or ``weights`` with something other than a name.
+    """
+    if isinstance(source, keras.Model):
+        if weights is not None:
+            raise ValueError("`weights` goes with a model name, not with a built model")
+        return source
+    if not isinstance(source, (str, os.PathLike)):
+        raise ValueError(f"expected a keras.Model, a model name, a .keras file or a PyTorch "
+                         f"checkpoint; got {type(source).__name__}")
+    text = os.fspath(source)
+    path = pathlib.Path(text)
+    is_file = path.suffix.lower() == ".keras" or is_checkpoint(path)
+    if not is_file and text.partition(".")[0] in specs.MODEL_NAMES:
+        return create_model(text, weights="imagenet" if weights is None else weights)
+    if weights is not None:
+        raise ValueError(f"`weights` goes with a model name (keras-rexnet list); {text!r} is "
+                         "not one")
+    if path.suffix.lower() == ".keras":
+        if not path.is_file():
+            raise ValueError(f"{text}: no such file")
+        return keras.saving.load_model(path, compile=False)
+    if is_file:  # a missing or damaged one: CheckpointError
+        from keras_rexnet.converters import load
+
+        return load(path)
+    hint = (f" (a {KERAS_WEIGHTS_SUFFIX} file holds weights only: give the model name and the "
+            f"file as weights)" if text.lower().endswith(KERAS_WEIGHTS_SUFFIX) else "")
+    raise ValueError(f"unknown model {text!r}: not a model name (keras-rexnet list), a .keras "
+                     f"file or a PyTorch checkpoint ({', '.join(CHECKPOINT_SUFFIXES)}){hint}")
 
 
 def block_outputs(model):

@@ -25,6 +25,8 @@ import pathlib
 
 import keras
 
+from keras_rexnet.files import atomic_path, atomic_write
+
 BASE_LR, BASE_BATCH = 0.5, 512
 
 
@@ -91,11 +93,10 @@ class _SaveState(keras.callbacks.Callback):
         self.out = pathlib.Path(out)
 
     def on_epoch_end(self, epoch, logs=None):
-        tmp = self.out / ".last.keras.tmp.keras"
-        self.model.save(tmp)
-        tmp.replace(self.out / "last.keras")
-        (self.out / "state.json").write_text(json.dumps(
-            {"epoch": epoch + 1, "logs": {k: float(v) for k, v in (logs or {}).items()}}))
+        with atomic_path(self.out / "last.keras", ".keras") as tmp:
+            self.model.save(tmp)
+        atomic_write(self.out / "state.json", json.dumps(
+            {"epoch": epoch + 1, "logs": {k: float(v) for k, v in (logs or {}).items()}}).encode())
 
 
 def train(data, out, model_name="rexnet_100", epochs=400, batch_size=512, lr=None,

@@ -13,13 +13,13 @@ from keras_rexnet.tflite.evaluate import (Evaluation, evaluate, evaluate_onnx, l
                                           run_onnx, run_tflite)
 from keras_rexnet.tflite.export import (AndroidCompatibilityWarning, QuantizationWarning,
                                         export_onnx, export_tflite, has_preprocessing,
-                                        load_model, quantization_sensitive_layers)
+                                        quantization_sensitive_layers)
 from keras_rexnet.tflite.metadata import read_metadata, read_model
 
 __all__ = [
     "AndroidCompatibilityWarning", "Evaluation", "QuantizationWarning", "calibration_images",
     "check_android", "evaluate", "evaluate_onnx", "export_onnx", "export_tflite", "fit_image",
-    "has_preprocessing", "latency", "load_model", "quantization_sensitive_layers",
+    "has_preprocessing", "latency", "quantization_sensitive_layers",
     "read_metadata", "read_model", "run_onnx", "run_tflite", "sample_photo_files",
     "sample_photos",
 ]

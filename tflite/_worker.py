@@ -26,10 +26,10 @@ def main(argv=None):
         if keras.config.backend() != "tensorflow":
             raise RuntimeError(f"the worker runs on the TensorFlow backend, not "
                                f"{keras.config.backend()}")
+        from keras_rexnet.model import load_model
         from keras_rexnet.tflite import export
 
-        # A .keras file saved under JAX records jit_compile=True: load it uncompiled.
-        model = keras.saving.load_model(job["model"], compile=False)
+        model = load_model(job["model"])  # uncompiled (a file saved under JAX says jit_compile)
         if job["kind"] == "tflite":
             calibration = np.load(job["calibration"]) if job.get("calibration") else None
             export._export_tflite_tf(model, job["output"], quantization=job["quantization"],

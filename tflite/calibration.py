@@ -25,22 +25,17 @@ def _size(size):
 
 
 def fit_image(image, size=DEFAULT_SIZE, crop=0.875):
-    """Resize and center-crop one RGB image as ImageNet evaluation does.
-
-    The shorter side is resized to ``size / crop`` (256 for 224) and the center ``size`` is
-    cut out; ``crop=1`` resizes the whole image (aspect ratio kept, center cut). Returns uint8.
+    """Resize and center-crop one RGB image (a PIL image or an ``(H, W, 3)`` array) as ImageNet
+    evaluation does: :func:`keras_rexnet.imagenet.resize_and_crop` with bicubic filtering, the
+    shorter side resized to ``floor(size / crop)`` (256 for 224) and the center ``size`` cut
+    out; ``crop=1`` resizes the whole image (aspect ratio kept, center cut). Returns uint8.
     """
     from PIL import Image
 
-    h_out, w_out = _size(size)
+    from keras_rexnet.imagenet import resize_and_crop
+
     img = image if isinstance(image, Image.Image) else Image.fromarray(_as_uint8_rgb(image))
-    img = img.convert("RGB")
-    w, h = img.size
-    scale = max(h_out / h, w_out / w) / crop
-    new = (max(w_out, round(w * scale)), max(h_out, round(h * scale)))
-    img = img.resize(new, Image.BICUBIC)
-    left, top = (new[0] - w_out) // 2, (new[1] - h_out) // 2
-    return np.asarray(img.crop((left, top, left + w_out, top + h_out)), dtype=np.uint8)
+    return resize_and_crop(img, _size(size), crop_fraction=crop)
 
 
 def _as_uint8_rgb(a):

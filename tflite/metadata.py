@@ -10,13 +10,13 @@ import dataclasses
 import io
 import os
 import pathlib
-import struct
 import tempfile
 import zipfile
 
 import numpy as np
 
 METADATA_NAME = b"TFLITE_METADATA"
+TFLITE_FILE_IDENTIFIER = b"TFL3"  # the schema's file_identifier
 LABEL_FILE = "labels.txt"
 INPUT_NAME = "image"
 OUTPUT_NAME = "probability"
@@ -127,7 +127,7 @@ def read_model(path_or_buffer):
     from tensorflow_lite_support.metadata import schema_py_generated as sfb
 
     buf = _read_bytes(path_or_buffer)
-    if len(buf) < 8 or buf[4:8] != b"TFL3":
+    if len(buf) < 8 or buf[4:8] != TFLITE_FILE_IDENTIFIER:
         raise ValueError("not a TFLite model (no TFL3 flatbuffer identifier)")
     model = sfb.Model.GetRootAs(buf, 0)
     if model.SubgraphsLength() < 1:
@@ -230,20 +230,22 @@ def set_input_quantization(model_buffer, scale, zero_point):
     Used to pin a uint8 image input to ``scale=1, zero_point=0`` (the value is the pixel) when
     calibration did not span the full [0, 255]. Only valid when every consumer of the input is a
     QUANTIZE op (which then requantizes exactly); the caller checks that.
+
+    Patched in place through the generated schema's public accessors: ``ScaleAsNumpy()`` and
+    ``ZeroPointAsNumpy()`` are NumPy views of the buffer (``np.frombuffer``), so writing them
+    changes those bytes and no other (the associated-files zip after the flatbuffer included,
+    which unpacking and repacking with the object API, ``ModelT``, would drop). Should
+    flatbuffers make the views read-only, this raises (``tests/tflite/test_export.py``).
     """
     from tensorflow_lite_support.metadata import schema_py_generated as sfb
 
     buf = bytearray(model_buffer)
     graph = sfb.Model.GetRootAs(buf, 0).Subgraphs(0)
-    t = graph.Tensors(int(graph.InputsAsNumpy()[0]))
-    q = t.Quantization()
+    q = graph.Tensors(int(graph.InputsAsNumpy()[0])).Quantization()
     if q is None or q.ScaleLength() != 1 or q.ZeroPointLength() != 1:
         raise ValueError("the input tensor is not per-tensor quantized")
-    tab = q._tab
-    scale_pos = tab.Vector(tab.Offset(8))  # QuantizationParameters.scale (field 2)
-    zp_pos = tab.Vector(tab.Offset(10))  # QuantizationParameters.zero_point (field 3)
-    struct.pack_into("<f", buf, scale_pos, float(scale))
-    struct.pack_into("<q", buf, zp_pos, int(zero_point))
+    q.ScaleAsNumpy()[0] = scale
+    q.ZeroPointAsNumpy()[0] = zero_point
     return bytes(buf)
 
 

@@ -34,3 +34,57 @@ def test_preprocess_input():
     assert out.dtype == np.float32
     with pytest.raises(ValueError, match="RGB"):
         keras_rexnet.preprocess_input(np.zeros((4, 4, 4)))
+
+
+# (width, height) of the photos: portrait, landscape, square, odd sides; (size, crop_fraction)
+# with floor(size / crop) != round(size / crop) and with odd margins to centre.
+IMAGE_SIZES = [(500, 375), (375, 500), (300, 300), (641, 427), (97, 211)]
+CROPS = [(224, 0.875), (224, 0.9), (224, 0.95), (64, 0.9), (97, 1.0)]
+
+
+def _photo(w, h):
+    from PIL import Image
+    from sklearn.datasets import load_sample_images
+
+    return Image.fromarray(load_sample_images().images[0]).resize((w, h), Image.BILINEAR)
+
+
+@pytest.mark.parametrize("size,crop", CROPS, ids=[f"{s}-{c}" for s, c in CROPS])
+def test_resize_and_crop_is_timms_eval_transform(size, crop):
+    """To the pixel what timm's eval transform gives: scale floor(size / crop_pct), bicubic
+    resize of the short side, CenterCrop(size)."""
+    from timm.data.transforms_factory import transforms_imagenet_eval
+
+    from keras_rexnet.imagenet import resize_and_crop
+
+    timm = transforms_imagenet_eval(size, crop_pct=crop, interpolation="bicubic", normalize=False)
+    for w, h in IMAGE_SIZES:
+        img = _photo(w, h)
+        ours = resize_and_crop(img, size, crop_fraction=crop)
+        theirs = timm(img).numpy().transpose(1, 2, 0)  # uint8 CHW
+        assert ours.shape == (size, size, 3) and ours.dtype == np.uint8
+        assert np.array_equal(ours, theirs), (w, h)
+
+
+def test_load_image_and_fit_image_use_the_same_transform(tmp_path):
+    from keras_rexnet.imagenet import load_image, resize_and_crop
+    from keras_rexnet.tflite.calibration import fit_image
+
+    img = _photo(641, 427)
+    img.save(tmp_path / "photo.png")
+    want = resize_and_crop(img, 224)
+    got = load_image(tmp_path / "photo.png")
+    assert got.dtype == np.float32 and np.array_equal(got, want)
+    assert np.array_equal(fit_image(np.asarray(img), 224), want)
+    assert np.array_equal(fit_image(img, (224, 224), crop=0.875), want)
+    assert fit_image(img, (100, 300), crop=1.0).shape == (100, 300, 3)
+    # the rule by hand: 641x427 at 224 / 0.9 -> short side floor(248.9) = 248, long side
+    # floor(641 * 248 / 427) = 372; margins 148 / 2 = 74 and 24 / 2 = 12
+    from PIL import Image
+
+    by_hand = np.asarray(img.resize((372, 248), Image.BICUBIC).crop((74, 12, 298, 236)))
+    assert np.array_equal(resize_and_crop(img, 224, crop_fraction=0.9), by_hand)
+    with pytest.raises(ValueError, match="crop_fraction"):
+        resize_and_crop(img, 224, crop_fraction=1.5)
+    with pytest.raises(ValueError, match="interpolation"):
+        resize_and_crop(img, 224, interpolation="lanczos3")

@@ -48,6 +48,7 @@ def test_train_two_steps_and_resume_on_tensorflow(tiny_folder, tmp_path):
     proc, result = _train(tiny_folder, tmp_path, "tensorflow", "--epochs", "2", "--resume")
     assert "epochs 1->2" in proc.stdout
     assert json.loads((tmp_path / "state.json").read_text())["epoch"] == 2
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporaries
     assert len((tmp_path / "log.csv").read_text().strip().splitlines()) == 3  # header + 2 epochs
 
 

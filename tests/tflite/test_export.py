@@ -61,6 +61,26 @@ def test_int8_acceptance(exported, lite_model, photos, record_property):
     assert tflite.check_android(path) == []
 
 
+def test_set_input_quantization_changes_only_the_input(exported, tmp_path, photos):
+    """The uint8 input's scale and zero point are rewritten in place: at most their 4 + 8
+    bytes change (metadata and the packed labels are kept) and LiteRT runs the file."""
+    from keras_rexnet.tflite.metadata import set_input_quantization
+
+    buf = exported("int8")[0].read_bytes()
+    new = set_input_quantization(buf, 0.5, 3)
+    before, after = tflite.read_model(buf), tflite.read_model(new)
+    assert (after.inputs[0].scale, after.inputs[0].zero_point) == ((0.5,), (3,))
+    assert after.inputs[0].shape == before.inputs[0].shape and after.inputs[0].dtype == "uint8"
+    assert (after.outputs, after.tensor_types, after.files) == \
+        (before.outputs, before.tensor_types, before.files)
+    assert len(new) == len(buf) and sum(a != b for a, b in zip(buf, new)) <= 12
+    assert tflite.read_model(set_input_quantization(new, 1.0, 0)).inputs == before.inputs
+    (tmp_path / "changed.tflite").write_bytes(new)
+    assert tflite.run_tflite(tmp_path / "changed.tflite", photos[:2]).shape == (2, 1000)
+    with pytest.raises(ValueError, match="not per-tensor quantized"):
+        set_input_quantization(exported(None)[0].read_bytes(), 1.0, 0)  # a float32 input
+
+
 def _displayer(path):
     from tensorflow_lite_support.metadata.python.metadata import MetadataDisplayer
 

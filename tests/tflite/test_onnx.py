@@ -39,3 +39,17 @@ def test_onnx_errors(lite_model, tmp_path):
     with pytest.raises(ValueError, match="opset"):
         tflite.export_onnx(lite_model, tmp_path / "m.onnx", opset="latest")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_tf2onnx_patch_is_where_keras_keeps_it():
+    """export.patch_tf2onnx is the project's one use of ``keras.src``: Keras' NumPy 2 fix for
+    tf2onnx, which its own ONNX export applies. Fails when a Keras release moves or drops it."""
+    import numpy
+
+    from keras.src.export import onnx as keras_onnx
+    from keras.src.export import tf2onnx_lib
+    from keras_rexnet.tflite.export import patch_tf2onnx
+
+    assert patch_tf2onnx() is True
+    assert keras_onnx.patch_tf2onnx is tf2onnx_lib.patch_tf2onnx  # what model.export applies
+    assert numpy.object is object  # what tf2onnx needs of it (gone from NumPy 2)
