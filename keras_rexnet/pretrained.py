@@ -1,61 +1,65 @@
 """ImageNet weights (``weights="imagenet"``): download, verify, convert once, cache.
 
 Nobody hosts converted Keras files: the original PyTorch checkpoint (timm's Hugging Face
-files, NAVER's Google Drive files) is downloaded, checked against what the registry
-knows about it (sha256, the sha256 prefix in timm's legacy file names, size, the server's
-announced hash), converted with :mod:`keras_rexnet.converters` -- which verifies the
-Keras model against PyTorch layer by layer -- and cached as a ``.weights.h5``.
+files, NAVER's Google Drive files) is downloaded, checked against what the registry knows
+about it (sha256, the sha256 prefix in timm's legacy file names, size, the sha256 the Hub
+announces), converted with :mod:`keras_rexnet.converters` -- which verifies the Keras model
+layer by layer -- and cached as a ``.weights.h5``.
+
+Downloads go through maintained clients, by the source's address:
+
+- ``hf://ORG/NAME/FILE`` and ``https://huggingface.co/ORG/NAME/resolve/REV/FILE``:
+  ``huggingface_hub.hf_hub_download`` (:mod:`keras_rexnet.hub`). It honours ``HF_ENDPOINT``,
+  ``HF_HOME``, ``HF_HUB_OFFLINE`` and ``HF_TOKEN`` and keeps the file in the Hugging Face cache
+  that timm shares: weights timm already downloaded are not downloaded again;
+- ``https://drive.google.com/...``: ``gdown`` (Google Drive's confirmation pages included);
+- other ``http(s)://`` addresses: ``gdown`` too (its plain downloader);
+- ``file://`` addresses and absolute paths: used where they are, never changed.
 
 Cache layout, in ``$KERAS_HOME/models/keras_rexnet`` (``~/.keras`` by default)::
 
-    rexnet_100.nav_in1k-1a2b3c4d.safetensors          the source, as downloaded
-    rexnet_100.nav_in1k-<sha256[:16]>-c1-k0.1.0.weights.h5   converted (full model, 1000 classes)
+    rexnet_lite_100.nav_in1k-1a2b3c4d.pth                 a downloaded source (not Hub files)
+    rexnet_lite_100.nav_in1k-1a2b3c4d-<sha256[:16]>-c1-k0.1.0.weights.h5   converted
 
-The converted file is keyed by the source's sha256, :data:`CONVERTER_VERSION` and the
-package version, so a second call reads only the cache (no network) and a new converter
-converts again from the cached source. Every file is written under a unique temporary
-name and renamed into place only when complete and verified; one process at a time fills
-the cache for a model (``fcntl.flock`` on a lock file), so concurrent processes end with
-one valid file and wait for each other instead of downloading twice.
+(``1a2b3c4d``: the start of the sha256 of the source's address). The converted file is keyed
+by the address, the source's sha256, :data:`CONVERTER_VERSION` and the package version: a second
+call only finds it (no network, no hashing), and a new converter converts again from the
+cached source. Files are written under unique temporary names and renamed into place only when
+complete and checked (:func:`keras_rexnet.files.atomic_path`); one process at a time fills the
+cache for a model (``filelock.FileLock`` on ``.locks/KEY.lock``), so concurrent processes end
+with one valid file and wait for each other instead of downloading twice. A Hub file that
+fails a check is removed from the Hugging Face cache too, so the next call downloads it again.
 
 The registry is ``keras_rexnet/data/pretrained.json``; ``KERAS_REXNET_REGISTRY`` names a
 JSON file of the same schema that overrides or extends it, e.g.
-``{"rexnet_100": {"url": "https://mirror.example/rexnet_100.safetensors", "sha256": "..."}}``.
+``{"rexnet_100": {"url": "https://mirror.example/rexnet_100.safetensors", "sha256": "..."}}``
+(``url``: ``http(s)://``, ``hf://ORG/NAME/FILE``, ``file://`` or an absolute path).
 """
 
 import contextlib
 import copy
 import functools
+import glob
 import hashlib
-import html
-import html.parser
-import http.client
-import http.cookiejar
 import json
 import os
 import pathlib
 import posixpath
 import re
-import secrets
 import sys
-import urllib.error
 import urllib.parse
 import urllib.request
 
+from keras_rexnet import hub
 from keras_rexnet import spec as specs
 from keras_rexnet.errors import CheckpointError
-
-try:  # POSIX; elsewhere the atomic renames alone keep the cache correct
-    import fcntl
-except ImportError:  # pragma: no cover
-    fcntl = None
+from keras_rexnet.files import CHECKPOINT_SUFFIXES, atomic_path
 
 CONVERTER_VERSION = 1  # bump when the conversion changes: cached .weights.h5 are redone
 REGISTRY_ENV = "KERAS_REXNET_REGISTRY"
 DOWNLOAD_TIMEOUT = 60  # seconds without data before a download is abandoned
 CHUNK = 1 << 20
-USER_AGENT = "keras-rexnet (+https://github.com/clovaai/rexnet)"
-CHECKPOINT_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".safetensors")
+DRIVE_HOSTS = ("drive.google.com", "docs.google.com", "drive.usercontent.google.com")
 _REGISTRY_FILE = pathlib.Path(__file__).parent / "data" / "pretrained.json"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _CFG_DEFAULTS = {"num_classes": 1000, "input_size": [224, 224], "crop_pct": 0.875,
@@ -103,6 +107,10 @@ def _check_source(where, source):
     size = source.get("size")
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
         raise PretrainedError(f"{where}: 'size' must be a positive integer or null, got {size!r}")
+    try:
+        _kind(source["url"])
+    except ValueError as e:
+        raise PretrainedError(f"{where}: {e}") from None
     return source
 
 
@@ -240,7 +248,33 @@ def pretrained_cfg(name):
 
 
 # --------------------------------------------------------------------------------------
-# The cache.
+# Sources: what kind of address, and where its files go.
+
+def _kind(url):
+    """``"hub"``, ``"drive"``, ``"http"`` or ``"local"``; ``ValueError`` for other addresses."""
+    if hub.is_hub_url(url):
+        if hub.parse(url).filename is None:  # raises ValueError for a malformed one
+            raise ValueError(f"{url}: a source is one file: hf://ORG/NAME[@REVISION]/FILE")
+        return "hub"
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme in ("http", "https"):
+        return "drive" if (parts.hostname or "") in DRIVE_HOSTS else "http"
+    if parts.scheme == "file" or os.path.isabs(url):
+        return "local"
+    raise ValueError(f"unsupported address {url!r}: expected http(s)://, hf://ORG/NAME/FILE, "
+                     "file:// or an absolute path")
+
+
+def _local_path(url):
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "file":
+        return pathlib.Path(urllib.request.url2pathname(parts.path))
+    return pathlib.Path(url)
+
+
+def _url_tag(source):
+    return hashlib.sha256(source["url"].encode()).hexdigest()[:8]
+
 
 def cache_dir():
     """``$KERAS_HOME/models/keras_rexnet`` (``KERAS_HOME`` read at call time, as Keras
@@ -255,22 +289,39 @@ def cache_dir():
 
 
 def _source_path(cache, key, source):
+    """Where a downloaded source is kept -- and where a file downloaded by hand can go."""
     url = source["url"]
     name = source.get("filename") or posixpath.basename(urllib.parse.urlsplit(url).path)
     suffix = pathlib.PurePosixPath(name).suffix.lower()
     if suffix not in CHECKPOINT_SUFFIXES:
         suffix = ".pth"
-    return cache / f"{key}-{hashlib.sha256(url.encode()).hexdigest()[:8]}{suffix}"
+    return cache / f"{key}-{_url_tag(source)}{suffix}"
 
 
-def _converted_path(cache, key, sha):
+def _converted_tail():
     from keras_rexnet import __version__
 
-    return cache / f"{key}-{sha[:16]}-c{CONVERTER_VERSION}-k{__version__}.weights.h5"
+    return f"c{CONVERTER_VERSION}-k{__version__}.weights.h5"
 
 
-def _tmp_name(path, suffix):
-    return path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}{suffix}")
+def _converted_path(cache, key, source, sha):
+    return cache / f"{key}-{_url_tag(source)}-{sha[:16]}-{_converted_tail()}"
+
+
+def _cached(cache, key, source):
+    """The converted file of ``source`` if the cache holds it (no lock, no network: files
+    only ever appear complete). With a pinned sha256, a conversion of the same file from
+    another address counts too."""
+    k = glob.escape(key)
+    if source.get("sha256"):
+        pattern = f"{k}-*-{source['sha256'][:16]}-{_converted_tail()}"
+    else:
+        pattern = f"{k}-{_url_tag(source)}-*-{_converted_tail()}"
+    found = []
+    for path in cache.glob(pattern):
+        with contextlib.suppress(FileNotFoundError):
+            found.append((path.stat().st_mtime_ns, path))
+    return max(found)[1] if found else None
 
 
 def _sha256_file(path):
@@ -279,158 +330,6 @@ def _sha256_file(path):
         for chunk in iter(lambda: f.read(CHUNK), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-@contextlib.contextmanager
-def _locked(path):
-    """Exclusive lock on ``path`` between processes; the lock file is removed afterwards.
-
-    A waiter may have opened a lock file that the holder then removed: after locking it
-    checks that the path still names the file it holds, and starts over otherwise.
-    """
-    if fcntl is None:  # pragma: no cover
-        yield
-        return
-    while True:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            held = os.fstat(fd)
-            try:
-                now = os.stat(path)
-            except FileNotFoundError:
-                now = None
-        except BaseException:
-            os.close(fd)
-            raise
-        if now is not None and (now.st_ino, now.st_dev) == (held.st_ino, held.st_dev):
-            break
-        os.close(fd)
-    try:
-        yield
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
-        os.close(fd)
-
-
-# --------------------------------------------------------------------------------------
-# Downloading.
-#
-# Our own urllib code rather than keras.utils.get_file, which falls short here:
-# - get_file writes straight to its final name and, without a known hash (the case for
-#   most of these files), trusts whatever a killed process left there; we stream into a
-#   unique temporary name and rename only after every check passed;
-# - urlretrieve has no timeout (a stalled server hangs forever) and raises a bare
-#   Exception; we need one clear error per cause (HTTP status, refused, truncated, hash);
-# - Google Drive answers large files with an HTML "can't scan for viruses" page whose
-#   form must be submitted (confirm token, uuid) to get the file;
-# - the sha256 is computed while downloading, and Hugging Face's redirect announces the
-#   file's sha256 (X-Linked-Etag) and size, which we check when the registry has none.
-# The progress bar is Keras' own Progbar, as get_file shows.
-
-class _Redirects(urllib.request.HTTPRedirectHandler):
-    """Follows redirects and remembers what they announce (Hugging Face's LFS hash)."""
-
-    def __init__(self):
-        super().__init__()
-        self.announced = {}
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        etag = (headers.get("X-Linked-Etag") or "").strip()
-        etag = etag.removeprefix("W/").strip('"').lower()
-        if _SHA256.fullmatch(etag):
-            self.announced["sha256"] = etag
-        size = headers.get("X-Linked-Size")
-        if size and size.strip().isdigit():
-            self.announced["size"] = int(size)
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-
-class _Forms(html.parser.HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.forms = []
-        self.links = []
-        self.title = ""
-        self._in_title = False
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "form":
-            self.forms.append({"id": attrs.get("id"), "action": attrs.get("action"),
-                               "inputs": {}})
-        elif tag == "input" and self.forms and attrs.get("name"):
-            self.forms[-1]["inputs"][attrs["name"]] = attrs.get("value") or ""
-        elif tag == "a" and attrs.get("href"):
-            self.links.append(attrs["href"])
-        elif tag == "title":
-            self._in_title = True
-
-    def handle_endtag(self, tag):
-        if tag == "title":
-            self._in_title = False
-
-    def handle_data(self, data):
-        if self._in_title:
-            self.title += data
-
-
-def _confirm_url(url, page, jar):
-    """The URL that a Google Drive confirmation page leads to, or None."""
-    parser = _Forms()
-    parser.feed(page)
-    forms = [f for f in parser.forms if f["id"] == "download-form"] or \
-            [f for f in parser.forms if "confirm" in f["inputs"]]
-    if forms:  # drive.usercontent.google.com: submit the form (id, export, confirm, uuid)
-        action = urllib.parse.urljoin(url, forms[0]["action"] or url)
-        return action.split("?")[0] + "?" + urllib.parse.urlencode(forms[0]["inputs"])
-    for cookie in jar:  # the older flow: a download_warning cookie holds the token
-        if cookie.name.startswith("download_warning"):
-            parts = urllib.parse.urlsplit(url)
-            query = dict(urllib.parse.parse_qsl(parts.query))
-            query["confirm"] = cookie.value
-            return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
-    for href in parser.links:  # ... or a link carrying confirm=
-        href = html.unescape(href)
-        if "confirm=" in href and "export=download" in href:
-            return urllib.parse.urljoin(url, href)
-    return None
-
-
-def _html_problem(page):
-    parser = _Forms()
-    parser.feed(page)
-    title = " ".join(parser.title.split()) or "untitled"
-    text = page.lower()
-    if "quota" in text or "too many users" in text:
-        return ("Google Drive refuses the download for now (download quota exceeded: too many "
-                "users downloaded the file recently); try again later or download it by hand")
-    if "sign in" in text or "accounts.google.com" in text:
-        return "the server asks to sign in (the file is not shared publicly)"
-    return f"the server sent an HTML page ({title!r}) instead of the checkpoint"
-
-
-def _open(url):
-    """Open ``url`` (following Google Drive's confirmation); ``(response, announced)``."""
-    jar = http.cookiejar.CookieJar()
-    redirects = _Redirects()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), redirects)
-    for _ in range(4):
-        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
-        response = opener.open(request, timeout=DOWNLOAD_TIMEOUT)
-        if response.headers.get_content_type() != "text/html":
-            return response, redirects.announced
-        try:
-            page = response.read(2 << 20).decode("utf-8", "replace")
-        finally:
-            response.close()
-        following = _confirm_url(response.geturl(), page, jar)
-        if following is None:
-            raise _SourceFailed(_html_problem(page))
-        url = following
-    raise _SourceFailed("the server kept answering with confirmation pages")
 
 
 def _check_file(source, sha, size, announced):
@@ -444,172 +343,190 @@ def _check_file(source, sha, size, announced):
                 "(the hash in its published file name)")
     if source.get("size") and size != source["size"]:
         return f"size mismatch: {size:,} bytes, the registry says {source['size']:,}"
-    if announced.get("size") is not None and size != announced["size"]:
-        return (f"truncated or wrong file: {size:,} bytes, the server announced "
-                f"{announced['size']:,}")
     if announced.get("sha256") and sha != announced["sha256"]:
         return (f"sha256 mismatch: the server announced {announced['sha256']}, the file has "
                 f"{sha}")
     return None
 
 
-def _progbar(total, verbose):
-    if not verbose:
-        return lambda n: None
-    import keras
+# --------------------------------------------------------------------------------------
+# Getting a source's file.
 
-    bar = keras.utils.Progbar(total)
-    return bar.update
+def _one_line(e):
+    return " ".join(str(e).split()) or type(e).__name__
+
+
+def _connection_problem(e):
+    """The root of a ``requests`` connection error (``Connection refused``), else its text."""
+    found = re.findall(r"\[Errno -?\d+\] ([^'\")\]]+)", str(e))
+    return found[-1].strip() if found else _one_line(e)[:200]
+
+
+def _drive_problem(e):
+    text = _one_line(e)
+    if "too many users" in text.lower() or "quota" in text.lower():
+        return ("Google Drive refuses the download for now (download quota exceeded: too many "
+                "users downloaded the file recently); try again later or download it by hand")
+    text = text.removeprefix("Failed to retrieve file url: ")
+    return f"Google Drive did not give the file ({text[:300]})"
 
 
 def _download(source, dest, verbose=True):
-    """Download ``source`` to ``dest`` via a temporary file; returns the sha256."""
+    """Download a Google Drive or plain HTTP(S) ``source`` to ``dest`` with gdown (written
+    under a temporary name, renamed once complete and checked); returns the sha256."""
+    import gdown
+    import requests
+
     url = source["url"]
-    tmp = _tmp_name(dest, ".part")
-    received, total = 0, None
+    file_id = gdown.parse_url.parse_url(url)[0] if _kind(url) == "drive" else None
+    digest = hashlib.sha256()
+    if verbose:
+        print(f"Downloading data from {url}")
     try:
-        if verbose:
-            print(f"Downloading data from {url}")
-        response, announced = _open(url)
-        with response:
-            length = response.headers.get("Content-Length")
-            total = int(length) if length and length.isdigit() else None
-            update = _progbar(total, verbose)
-            digest = hashlib.sha256()
+        with atomic_path(dest) as tmp:
             with open(tmp, "wb") as f:
-                while True:
-                    chunk = response.read(CHUNK)
-                    if not chunk:
-                        break
-                    f.write(chunk)
-                    digest.update(chunk)
-                    received += len(chunk)
-                    update(received)
+                gdown.download(**({"id": file_id} if file_id else {"url": url}), output=f,
+                               quiet=not verbose, use_cookies=False, timeout=DOWNLOAD_TIMEOUT,
+                               hasher=digest, log_messages={"start": "", "output": ""})
                 f.flush()
                 os.fsync(f.fileno())
-        if total is not None and received != total:
-            raise _SourceFailed(f"truncated download: the connection closed after "
-                                f"{received:,} of {total:,} bytes")
-        sha = digest.hexdigest()
-        problem = _check_file(source, sha, received, announced)
-        if problem:
-            raise _SourceFailed(problem)
-        os.replace(tmp, dest)
+            sha, size = digest.hexdigest(), os.path.getsize(tmp)
+            problem = _check_file(source, sha, size, {})
+            if problem:
+                raise _SourceFailed(problem)
         return sha
-    except http.client.IncompleteRead as e:
-        got = received + len(e.partial or b"")
-        raise _SourceFailed(f"truncated download: the connection closed after {got:,}"
-                            + (f" of {total:,} bytes" if total else " bytes")) from None
-    except urllib.error.HTTPError as e:
-        raise _SourceFailed(f"HTTP error {e.code} {e.reason}") from None
-    except urllib.error.URLError as e:
-        reason = e.reason
-        if isinstance(reason, TimeoutError):
-            raise _SourceFailed(f"no answer within {DOWNLOAD_TIMEOUT} s (timed out)") from None
-        if isinstance(reason, OSError) and reason.strerror:
-            reason = reason.strerror
-        raise _SourceFailed(f"cannot connect ({reason})") from None
-    except TimeoutError:
-        raise _SourceFailed(f"no data for {DOWNLOAD_TIMEOUT} s (timed out after "
-                            f"{received:,} bytes)") from None
-    except (http.client.HTTPException, ConnectionError) as e:
-        raise _SourceFailed(f"the connection failed after {received:,} bytes "
-                            f"({type(e).__name__}: {e})") from None
+    except gdown.exceptions.FileURLRetrievalError as e:
+        raise _SourceFailed(_drive_problem(e)) from None
+    except gdown.exceptions.DownloadError as e:
+        text = _one_line(e).partition(". The received bytes")[0].rstrip(".")
+        what = "truncated download" if "incomplete" in text else "download failed"
+        raise _SourceFailed(f"{what} ({text})") from None
+    except requests.exceptions.HTTPError as e:
+        r = e.response
+        raise _SourceFailed(f"HTTP error {r.status_code} {r.reason}" if r is not None
+                            else f"HTTP error ({_one_line(e)})") from None
+    except requests.exceptions.Timeout:
+        raise _SourceFailed(f"no data for {DOWNLOAD_TIMEOUT} s (timed out)") from None
+    except requests.exceptions.ConnectionError as e:
+        raise _SourceFailed(f"cannot connect ({_connection_problem(e)})") from None
+    except requests.exceptions.RequestException as e:
+        raise _SourceFailed(f"download failed ({type(e).__name__}: {_one_line(e)[:300]})") \
+            from None
     except OSError as e:
         raise _SourceFailed(f"download failed ({e})") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+
+
+def _from_hub(source, verbose=True):
+    """The Hub file of ``source`` in the Hugging Face cache, checked; ``(path, sha)``. A file
+    that fails a check is removed from that cache (the next call downloads it again)."""
+    ref = hub.parse(source["url"])
+    if verbose and hub.cached(ref) is None:
+        print(f"Downloading data from {source['url']} (huggingface_hub)")
+    try:
+        path = hub.download(ref)
+    except hub.HubError as e:
+        raise _SourceFailed(e.cause) from None
+    sha = _sha256_file(path)
+    problem = _check_file(source, sha, os.path.getsize(path),
+                          {"sha256": hub.announced_sha256(path)})
+    if problem:
+        hub.forget(path)
+        raise _SourceFailed(f"{problem} (removed from the Hugging Face cache)")
+    return path, sha
+
+
+def _from_local(source):
+    path = _local_path(source["url"])
+    if not path.is_file():
+        raise _SourceFailed("no such file")
+    sha = _sha256_file(path)
+    problem = _check_file(source, sha, path.stat().st_size, {})
+    if problem:
+        raise _SourceFailed(problem)
+    return path, sha
 
 
 # --------------------------------------------------------------------------------------
 # Converting and filling the cache.
 
 def _convert(key, entry, source, src, out, verbose=True):
-    """Convert ``src`` into ``out`` (verified against PyTorch) via a temporary name."""
-    tmp = _tmp_name(out, ".weights.h5")
+    """Convert ``src`` into ``out`` (verified layer by layer) via a temporary name."""
     if verbose:
-        print(f"Converting {src.name} to Keras, verifying it against PyTorch layer by layer")
+        print(f"Converting {src.name} to Keras, verifying it layer by layer")
     try:
-        try:
-            # Verification runs the PyTorch model (timm's own for the timm layout, which
-            # the converter imports when it needs it).
-            import torch  # noqa: F401
+        with atomic_path(out, ".weights.h5") as tmp:
+            try:
+                from keras_rexnet.converters.cli import convert
 
-            from keras_rexnet.converters.cli import convert
-
-            size = tuple(entry.get("input_size") or (224, 224))[-2:]
-            result = convert(src, tmp, model_name=entry["model"], verify=True, input_size=size)
-        except ImportError as e:
-            raise PretrainedError(
-                f"converting {key} verifies it against PyTorch, which needs torch and timm "
-                f"({e}): pip install 'keras-rexnet[convert]'. The downloaded checkpoint stays "
-                f"at {src}; or convert it elsewhere (keras-rexnet convert) and pass "
-                "weights='/path/to/file.weights.h5'.", url=source["url"], manual_path=src) \
-                from None
-        classes = result.report.logits.shape[-1]
-        if classes != entry.get("num_classes", 1000):
-            raise _SourceFailed(f"the checkpoint has {classes} classes, the registry says "
-                                f"{entry.get('num_classes', 1000)}")
-        layout = source.get("layout")
-        if layout and result.layout != layout:
-            raise _SourceFailed(f"the checkpoint has the {result.layout} layout, the registry "
-                                f"says {layout}")
-        os.replace(tmp, out)
-        if verbose:
-            result.output = str(out)
-            print(result.summary())
-    except CheckpointError as e:  # e.path is our cache file, removed: give the problem only
+                size = tuple(entry.get("input_size") or (224, 224))[-2:]
+                result = convert(src, tmp, model_name=entry["model"], verify=True,
+                                 input_size=size)
+            except ImportError as e:
+                raise PretrainedError(
+                    f"converting {key} needs {e.name or 'a missing package'} ({e}): pip install "
+                    f"'keras-rexnet[convert]'. The checkpoint is at {src}; or convert it "
+                    "elsewhere (keras-rexnet convert) and pass "
+                    "weights='/path/to/file.weights.h5'.", url=source["url"], manual_path=src) \
+                    from None
+            classes = result.report.logits.shape[-1]
+            if classes != entry.get("num_classes", 1000):
+                raise _SourceFailed(f"the checkpoint has {classes} classes, the registry says "
+                                    f"{entry.get('num_classes', 1000)}")
+            layout = source.get("layout")
+            if layout and result.layout != layout:
+                raise _SourceFailed(f"the checkpoint has the {result.layout} layout, the "
+                                    f"registry says {layout}")
+    except CheckpointError as e:  # e.path is our temporary file, removed: give the problem
+        if isinstance(e, PretrainedError):
+            raise
         raise _SourceFailed(f"the file does not convert: {e.problem}") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+    if verbose:
+        result.output = str(out)
+        print(result.summary())
 
 
-def _cached(cache, key, source):
-    """The converted file of ``source`` if the cache already holds it (no lock needed:
-    files only ever appear complete)."""
-    src = _source_path(cache, key, source)
-    if source.get("sha256"):
-        out = _converted_path(cache, key, source["sha256"])
-        return out if out.is_file() else None
-    if not src.is_file():
-        return None
-    try:
-        out = _converted_path(cache, key, _sha256_file(src))
-    except FileNotFoundError:  # removed meanwhile by a process that found it broken
-        return None
-    return out if out.is_file() else None
+def _remove_stale(cache, key, src):
+    """Temporary files of ``key`` left by a killed process. Only called under ``key``'s lock,
+    which every writer of these files holds."""
+    k = glob.escape(key)
+    for pattern in (f".{glob.escape(src.name)}.*", f".{k}-*.weights.h5", f"..{k}-*.weights.h5"):
+        for stale in cache.glob(pattern):
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
 
 
 def _fill(cache, key, entry, source, verbose=True):
     """Make sure the cache holds ``source`` converted; returns its path. Caller locks."""
     src = _source_path(cache, key, source)
-    # Downloads and conversions of this key only run under its lock, which we hold: any
-    # temporary file of theirs still here was left by a killed process.
-    for pattern in (f".{src.name}.*.part", f".{key}-*.weights.h5", f"..{key}-*.weights.h5"):
-        for stale in cache.glob(pattern):
-            with contextlib.suppress(FileNotFoundError):
-                stale.unlink()
-    sha = None
-    if src.is_file():
+    _remove_stale(cache, key, src)
+    path, ours = None, False
+    if src.is_file():  # downloaded earlier, or put there by hand
         sha = _sha256_file(src)
         problem = _check_file(source, sha, src.stat().st_size, {})
         if problem:
             if verbose:
                 print(f"Removing {src}: {problem}", file=sys.stderr)
             src.unlink()
-            sha = None
-    if sha is None:
-        sha = _download(source, src, verbose=verbose)
-    out = _converted_path(cache, key, sha)
+        else:
+            path, ours = src, True
+    if path is None:
+        kind = _kind(source["url"])
+        if kind == "hub":
+            path, sha = _from_hub(source, verbose=verbose)
+        elif kind == "local":
+            path, sha = _from_local(source)
+        else:
+            sha = _download(source, src, verbose=verbose)
+            path, ours = src, True
+    out = _converted_path(cache, key, source, sha)
     if out.is_file():
         return out
     try:
-        _convert(key, entry, source, src, out, verbose=verbose)
+        _convert(key, entry, source, path, out, verbose=verbose)
     except _SourceFailed:
-        with contextlib.suppress(FileNotFoundError):
-            src.unlink()  # it is not a usable checkpoint: nothing stays in the cache
+        if ours:  # not a usable checkpoint: nothing stays in our cache
+            with contextlib.suppress(FileNotFoundError):
+                src.unlink()
         raise
     return out
 
@@ -637,12 +554,14 @@ def fetch_weights(name, verbose=True, _stale=None):
     ``classes=pretrained_cfg(name)["num_classes"]`` and ``weights=fetch_weights(name)``.
     Raises :class:`PretrainedError` (a ``ValueError``).
     """
+    import filelock
+
     key, entry = _resolve(name)
     sources = entry.get("sources") or []
     cache = cache_dir()
     if not sources:
         raise PretrainedError(f"the registry has no source URL for {key}")
-    if _stale is None:
+    if _stale is None and cache.is_dir():
         for source in sources:
             found = _cached(cache, key, source)
             if found is not None:
@@ -653,7 +572,9 @@ def fetch_weights(name, verbose=True, _stale=None):
         raise PretrainedError(f"cannot create the cache folder {cache} ({e}); set KERAS_HOME "
                               "to a writable folder") from None
     errors = []
-    with _locked(cache / f".{key}.lock"):
+    locks = cache / ".locks"  # filelock keeps a lock's file (removing it would race)
+    locks.mkdir(exist_ok=True)
+    with filelock.FileLock(locks / f"{key}.lock"):
         if _stale is not None:
             with contextlib.suppress(FileNotFoundError):
                 pathlib.Path(_stale).unlink()
@@ -661,6 +582,7 @@ def fetch_weights(name, verbose=True, _stale=None):
             found = _cached(cache, key, source)  # another process may have filled it
             if found is not None:
                 return found
+        for source in sources:
             try:
                 return _fill(cache, key, entry, source, verbose=verbose)
             except _SourceFailed as e:
@@ -671,16 +593,22 @@ def fetch_weights(name, verbose=True, _stale=None):
 
 
 def cached_source(name):
-    """Path of the original (PyTorch) checkpoint of ``name`` in the cache, or None.
-
-    :func:`fetch_weights` keeps the downloaded file beside the converted one; this finds it
-    (the demo converts it again to show the per-layer report).
-    """
+    """Path of the original (PyTorch) checkpoint of ``name`` if it is cached, or None (no
+    network): a file downloaded into our cache, a Hub file in the Hugging Face cache, or a
+    local source. :func:`fetch_weights` keeps it beside the converted one (the demo converts
+    it again to show the per-layer report)."""
     key, entry = _resolve(name)
     cache = cache_dir()
     for source in entry.get("sources") or []:
         path = _source_path(cache, key, source)
         if path.is_file():
+            return path
+        kind = _kind(source["url"])
+        if kind == "hub":
+            path = hub.cached(hub.parse(source["url"]))
+        elif kind == "local":
+            path = _local_path(source["url"])
+        if path is not None and path.is_file():
             return path
     return None
 
@@ -688,38 +616,11 @@ def cached_source(name):
 # --------------------------------------------------------------------------------------
 # Loading into a model.
 
-def _copy_weights(model, spec, entry, path, include_top):
-    """Load the full converted model from ``path`` into a twin and copy every layer the
-    user's model has (all but the classifier when ``include_top=False``)."""
-    import keras
-
-    from keras_rexnet.model import build_from_spec
-
-    twin = build_from_spec(spec, weights=None, include_top=True,
-                           classes=entry.get("num_classes", 1000), model_name=entry["model"],
-                           kernel_initializer="zeros")
-    twin.load_weights(path)  # raises on a broken cache file; the caller converts again
-    skip = (keras.layers.Normalization, keras.layers.Rescaling)  # constants, not learned
-    names = {layer.name for layer in twin.layers}
-    for layer in model.layers:
-        if not layer.weights or isinstance(layer, skip):
-            continue
-        if layer.name not in names:
-            raise PretrainedError(f"the pretrained {entry['model']} has no layer "
-                                  f"{layer.name!r} for the model {model.name!r}")
-        values = twin.get_layer(layer.name).get_weights()
-        if [v.shape for v in values] != [tuple(w.shape) for w in layer.weights]:
-            raise PretrainedError(
-                f"layer {layer.name!r}: the pretrained {entry['model']} has shapes "
-                f"{[v.shape for v in values]}, the model has "
-                f"{[tuple(w.shape) for w in layer.weights]}")
-        layer.set_weights(values)
-    del twin
-
-
 def load_imagenet(model, spec, model_name, include_top=True):
     """``weights="imagenet"``: fill ``model`` (built from ``spec``) with the pretrained
     weights of ``model_name``, downloading and converting them once."""
+    from keras_rexnet.weights import load_saved_model_weights
+
     key, entry = _resolve(model_name)
     want = specs.spec_by_name(entry["model"])
     if want != spec:
@@ -732,13 +633,18 @@ def load_imagenet(model, spec, model_name, include_top=True):
             f"build it with classes={classes} and weights=fetch_weights({key!r}), or "
             "include_top=False")
     path = fetch_weights(key)
+
+    def copy(path):  # the converted file holds the full model: its twin gives every layer
+        load_saved_model_weights(model, spec, path, include_top=True, classes=classes,
+                                 label=f"the pretrained {key} ({path})")
+
     try:
-        _copy_weights(model, spec, entry, path, include_top)
-    except PretrainedError:
+        copy(path)
+    except CheckpointError:
         raise
     except (ValueError, OSError, KeyError) as e:  # a damaged cache file: convert again
         print(f"The cached {path.name} does not load ({type(e).__name__}: {e}); converting "
               "again", file=sys.stderr)
         path = fetch_weights(key, _stale=path)
-        _copy_weights(model, spec, entry, path, include_top)
+        copy(path)
     return "imagenet"

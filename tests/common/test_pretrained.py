@@ -1,37 +1,36 @@
-"""weights="imagenet": registry, download, verification, conversion, cache (issue 4).
+"""weights="imagenet": registry, download, verification, conversion, cache (issues 4 and 16).
 
-Nothing here reaches the internet: every download comes from an HTTP server on 127.0.0.1
-started by these tests, through ``KERAS_REXNET_REGISTRY``, and serves seeded checkpoints
-whose official outputs are stored in ``tests/data/vectors``.
+Nothing here reaches the internet: downloads come from servers on 127.0.0.1 started by these
+tests (``tests/standins.py``): a plain HTTP mirror named through ``KERAS_REXNET_REGISTRY``, and
+Google Drive behind a local HTTPS proxy. They serve seeded checkpoints whose official outputs
+are stored in ``tests/data/vectors``. The Hugging Face Hub sources, which need a subprocess
+(``HF_ENDPOINT`` is read when huggingface_hub is imported), are in ``test_hub.py``.
 """
 
 import collections
 import hashlib
-import http.server
 import json
 import os
 import pathlib
 import socket
 import subprocess
 import sys
-import threading
 import time
-import urllib.parse
 
 import numpy as np
 import pytest
 
 import keras_rexnet
-from helpers import VECTORS, official_state, save_pth
+from helpers import VECTORS, official_state, save_pth, seeded_state
 from keras_rexnet import pretrained
 from keras_rexnet import spec as specs
-from keras_rexnet.converters.layouts import LAYOUTS, table
+from keras_rexnet.converters.layouts import LAYOUTS
+from keras_rexnet.converters.seeded import save_checkpoint
 from keras_rexnet.pretrained import PretrainedError, pretrained_cfg
+from standins import QUOTA_PAGE, DriveStandIn, FileServer
 
-V1_VECTORS = VECTORS / "rexnetv1_1.0_s1_224x224.npz"
 LITE_VECTORS = VECTORS / "rexnet_lite_1.0_s1_224x224.npz"
-DRIVE_ID = "1d9G4pLwZwkoDR2TRPCQlxiWiuC7R-Oqf"
-HF_PATH = "/timm/rexnet_100.nav_in1k/resolve/main/model.safetensors"
+DRIVE_ID = "1d9G4pLwZwkoDR2TRPCQlxiWiuC7R-Oqf"  # the packaged rexnet_lite_100 source
 
 
 # ------------------------------------------------------------------------------------------
@@ -39,155 +38,37 @@ HF_PATH = "/timm/rexnet_100.nav_in1k/resolve/main/model.safetensors"
 
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory):
-    """``{"v1_timm": bytes, "lite": bytes}``: the seeded rexnetv1_1.0 checkpoint behind the
-    official vectors, re-keyed to timm's layout and saved as safetensors (as timm's Hugging
-    Face files are), and the seeded official ReXNet-lite 1.0 .pth (as NAVER's Drive files)."""
-    from safetensors.numpy import save_file
-
+    """``{"lite": bytes, "other": bytes}``: the seeded official ReXNet-lite 1.0 .pth behind the
+    official vectors (as NAVER's Drive files), and a valid checkpoint of another model
+    (rexnet_100 in timm's layout, safetensors)."""
     folder = tmp_path_factory.mktemp("published")
-    spec = specs.spec_by_name("rexnet_100")
-    state = official_state("rexnetv1_1.0", 1)
-    timm_state = {}
-    for src, dst in zip(table(spec, "official_v1"), table(spec, "timm")):
-        assert src.layer == dst.layer
-        for (skey, _), (dkey, dshape) in zip(src.tensors(), dst.tensors()):
-            timm_state[dkey] = np.ascontiguousarray(
-                np.asarray(state[skey], np.float32).reshape(dshape))
-    assert len(timm_state) == sum(1 for k in state if not k.endswith("num_batches_tracked"))
-    save_file(timm_state, str(folder / "model.safetensors"))
     save_pth(official_state("rexnet_lite_1.0", 1), folder / "rexnet_lite_1.0.pth")
-    return {"v1_timm": (folder / "model.safetensors").read_bytes(),
-            "lite": (folder / "rexnet_lite_1.0.pth").read_bytes()}
+    save_checkpoint(seeded_state(specs.spec_by_name("rexnet_100"), "timm", 1),
+                    folder / "other.safetensors")
+    return {"lite": (folder / "rexnet_lite_1.0.pth").read_bytes(),
+            "other": (folder / "other.safetensors").read_bytes()}
 
 
 def sha256(data):
     return hashlib.sha256(data).hexdigest()
 
 
-# ------------------------------------------------------------------------------------------
-# A local HTTP server imitating Hugging Face (redirect announcing the LFS sha256) and
-# Google Drive (an HTML confirmation form in front of the file).
-
-class Server:
-    def __init__(self):
-        self.routes = {}
-        self.hits = collections.Counter()
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self):
-                parts = urllib.parse.urlsplit(self.path)
-                query = dict(urllib.parse.parse_qsl(parts.query))
-                server.hits[parts.path] += 1
-                route = server.routes.get(parts.path)
-                if route is None:
-                    self.send_error(404, "Not Found")
-                    return
-                route(self, query)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, path):
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-    # routes ---------------------------------------------------------------------------
-    def file(self, path, data, ctype="application/octet-stream", seconds=0.0, length=None):
-        """Serve ``data``; ``seconds``: spread over that long; ``length``: announce another
-        Content-Length (larger: the body ends early, as a dropped connection)."""
-
-        def send(h, query):
-            h.send_response(200)
-            h.send_header("Content-Type", ctype)
-            h.send_header("Content-Length", str(len(data) if length is None else length))
-            h.end_headers()
-            pieces = 20 if seconds else 1
-            step = -(-len(data) // pieces)
-            for i in range(0, len(data), step):
-                h.wfile.write(data[i:i + step])
-                h.wfile.flush()
-                if seconds:
-                    time.sleep(seconds / pieces)
-            h.close_connection = True
-
-        self.routes[path] = send
-
-    def truncated(self, path, data):
-        self.file(path, data[: len(data) // 2], length=len(data))
-
-    def huggingface(self, path, data, announced_sha=None):
-        """``path`` redirects to a CDN path, announcing the sha256 and size as HF does."""
-        cdn = f"/cdn/{sha256(data)}"
-        self.file(cdn, data)
-
-        def redirect(h, query):
-            h.send_response(302)
-            h.send_header("Location", cdn)
-            h.send_header("X-Linked-Etag", f'"{announced_sha or sha256(data)}"')
-            h.send_header("X-Linked-Size", str(len(data)))
-            h.send_header("Content-Length", "0")
-            h.end_headers()
-
-        self.routes[path] = redirect
-
-    def drive(self, file_id, data, seconds=0.0):
-        """``/uc?export=download&id=...`` answers with Drive's "can't scan for viruses" form;
-        only its submission (all hidden inputs) gets the file."""
-        uuid = "6b3e0c2a-seeded"
-
-        def page(h, query):
-            if query.get("id") != file_id or query.get("export") != "download":
-                h.send_error(404)
-                return
-            body = (f'<!DOCTYPE html><html><head><title>Google Drive - Virus scan warning'
-                    f'</title></head><body><p>Google Drive can\'t scan this file for viruses.'
-                    f'</p><form id="download-form" action="{self.url("/download")}" '
-                    f'method="get"><input type="submit" value="Download anyway"/>'
-                    f'<input type="hidden" name="id" value="{file_id}">'
-                    f'<input type="hidden" name="export" value="download">'
-                    f'<input type="hidden" name="confirm" value="t">'
-                    f'<input type="hidden" name="uuid" value="{uuid}"></form></body></html>')
-            body = body.encode()
-            h.send_response(200)
-            h.send_header("Content-Type", "text/html; charset=utf-8")
-            h.send_header("Content-Length", str(len(body)))
-            h.end_headers()
-            h.wfile.write(body)
-
-        self.file("/blob", data, seconds=seconds)
-        blob = self.routes.pop("/blob")
-
-        def download(h, query):
-            wanted = {"id": file_id, "export": "download", "confirm": "t", "uuid": uuid}
-            if query != wanted:
-                h.send_error(403, "Forbidden")
-                return
-            blob(h, query)
-
-        self.routes["/uc"] = page
-        self.routes["/download"] = download
-
-    def html(self, path, body):
-        self.file(path, body.encode(), ctype="text/html; charset=utf-8")
+@pytest.fixture
+def server():
+    s = FileServer()
+    yield s
+    s.stop()
 
 
 @pytest.fixture
-def server():
-    s = Server()
-    yield s
-    s.stop()
+def drive(tmp_path, monkeypatch):
+    """Google Drive behind a local HTTPS proxy, for this process (requests reads the proxy
+    and certificate variables at each request)."""
+    d = DriveStandIn(str(tmp_path))
+    for name, value in d.env().items():
+        monkeypatch.setenv(name, value)
+    yield d
+    d.stop()
 
 
 def refused_url():
@@ -215,8 +96,9 @@ def home(tmp_path, monkeypatch):
 
 
 def files_under(folder):
+    """Files in ``folder``, but for the lock files that filelock keeps in ``.locks``."""
     return sorted(p.relative_to(folder).as_posix() for p in pathlib.Path(folder).rglob("*")
-                  if p.is_file())
+                  if p.is_file() and p.parent.name != ".locks")
 
 
 def cache_files(keras_home):
@@ -235,36 +117,18 @@ def max_diff(model, vectors, key="logits"):
     return float(np.abs(np.asarray(out) - v[key]).max())
 
 
-# A second process: loads from the cache only (the server is gone), with and without the top.
-SECOND_PROCESS = r"""
-import json, sys
-import numpy as np
-import keras_rexnet
-name, vectors = sys.argv[1], sys.argv[2]
-v = np.load(vectors)
-x = v["input_nchw"].transpose(0, 2, 3, 1)
-full = keras_rexnet.create_model(name, weights="imagenet", include_preprocessing=False,
-                                 classifier_activation=None)
-top = float(np.abs(full.predict(x, verbose=0) - v["logits"]).max())
-body = keras_rexnet.create_model(name, weights="imagenet", include_preprocessing=False,
-                                 include_top=False, pooling="avg")
-pooled = float(np.abs(body.predict(x, verbose=0) - v["pooled"]).max())
-print("RESULT " + json.dumps({"logits": top, "pooled": pooled,
-                              "layers": len(body.layers), "full_layers": len(full.layers)}))
-"""
-
-
-def run_python(code, *args, env=None, timeout=600):
-    full_env = dict(os.environ, **(env or {}))
-    return subprocess.run([sys.executable, "-c", code, *map(str, args)], env=full_env,
-                          capture_output=True, text=True, timeout=timeout, check=False)
-
-
 def result_of(proc):
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
     assert line, proc.stdout[-2000:]
     return json.loads(line[-1][len("RESULT "):])
+
+
+def subprocess_env(keras_home, registry):
+    """A child's environment: our cache and registry, Keras' numpy backend (the quickest to
+    start; downloading and caching do not depend on the backend)."""
+    return dict(os.environ, KERAS_HOME=str(keras_home), KERAS_REXNET_REGISTRY=str(registry),
+                KERAS_BACKEND="numpy")
 
 
 # ------------------------------------------------------------------------------------------
@@ -386,110 +250,130 @@ def test_no_weights_for_unpublished_configurations():
 
 
 # ------------------------------------------------------------------------------------------
-# Download, convert, cache: the acceptance checks.
 
-@pytest.mark.parametrize("flow", ["huggingface", "drive"])
-def test_first_call_downloads_converts_then_second_process_reads_cache(
-        flow, server, home, checkpoints):
-    keras_home, registry, write = home
-    if flow == "huggingface":  # timm layout, safetensors, no pinned hash: HF's redirect's
-        name, vectors, data = "rexnet_100", V1_VECTORS, checkpoints["v1_timm"]
-        server.huggingface(HF_PATH, data)
-        write({name: {"url": server.url(HF_PATH)}})
-        served = f"/cdn/{sha256(data)}"
-    else:  # official layout .pth behind Drive's confirmation form, sha256 pinned
-        name, vectors, data = "rexnet_lite_100", LITE_VECTORS, checkpoints["lite"]
-        server.drive(DRIVE_ID, data)
-        write({name: {"url": server.url(f"/uc?export=download&id={DRIVE_ID}"),
-                      "filename": "rexnet_lite_1.0.pth", "sha256": sha256(data)}})
-        served = "/download"
 
-    model = logits_model(name)
-    assert max_diff(model, vectors) <= 1e-4
-    assert server.hits[served] == 1
+def test_source_addresses(home):
+    """Which client each registry address goes to; unusable addresses are refused when the
+    registry is read."""
+    _, _, write = home
+    write({})
+    kind = pretrained._kind
+    for key, entry in pretrained.registry().items():
+        for source in entry["sources"]:
+            url = source["url"]
+            want = ("hub" if url.startswith("https://huggingface.co/") else
+                    "drive" if url.startswith("https://drive.google.com/") else "http")
+            assert kind(url) == want, (key, url)
+    assert kind("hf://timm/rexnet_150.nav_in1k/model.safetensors") == "hub"
+    assert kind("https://mirror.example/x.pth") == "http"
+    assert kind("file:///data/x.pth") == "local" and kind("/data/x.pth") == "local"
+    for url, match in [("hf://timm/model.safetensors", "hf://ORG/NAME"),
+                       ("https://huggingface.co/timm/rexnet_150.nav_in1k", "resolve/REVISION"),
+                       ("ftp://mirror.example/x.pth", "unsupported address"),
+                       ("relative/x.pth", "unsupported address")]:
+        write({"rexnet_100": {"url": url}})
+        with pytest.raises(PretrainedError, match=match):
+            pretrained_cfg("rexnet_100")
+
+
+# ------------------------------------------------------------------------------------------
+# Download, convert, cache: the acceptance checks (the Hub's and Drive's in test_hub.py).
+
+def test_first_call_downloads_converts_then_later_calls_read_the_cache(server, home,
+                                                                      checkpoints):
+    """A plain HTTPS mirror (gdown's downloader), sha256 pinned: downloaded once, converted,
+    cached; later calls read only the cache, the server gone."""
+    keras_home, _, write = home
+    data = checkpoints["lite"]
+    server.file("/mirror/rexnet_lite_1.0.pth", data)
+    url = server.url("/mirror/rexnet_lite_1.0.pth")
+    write({"rexnet_lite_100": {"url": url, "sha256": sha256(data)}})
+    model = logits_model("rexnet_lite_100")
+    assert max_diff(model, LITE_VECTORS) <= 1e-4
+    assert server.hits["/mirror/rexnet_lite_1.0.pth"] == 1
     files = cache_files(keras_home)
     sources = [f for f in files if not f.endswith(".weights.h5")]
     converted = [f for f in files if f.endswith(".weights.h5")]
-    assert len(sources) == 1 and len(converted) == 1, files  # no temporary or lock files
-    assert hashlib.sha256((keras_home / "models/keras_rexnet" / sources[0]).read_bytes()) \
-        .hexdigest() == sha256(data)
+    assert len(sources) == 1 and len(converted) == 1, files  # no temporary files
+    cache = keras_home / "models" / "keras_rexnet"
+    assert sha256((cache / sources[0]).read_bytes()) == sha256(data)
     assert sha256(data)[:16] in converted[0]
     assert f"c{pretrained.CONVERTER_VERSION}-k{keras_rexnet.__version__}" in converted[0]
-
-    # From the cache, in this process: a non-224 input_shape warns, as keras.applications.
-    with pytest.warns(UserWarning, match="224x224"):
-        keras_rexnet.create_model(name, weights="imagenet", input_shape=(160, 160, 3))
-    assert server.hits[served] == 1
+    assert pretrained.cached_source("rexnet_lite_100") == cache / sources[0]
 
     server.stop()
-    stamps = {f: (keras_home / "models/keras_rexnet" / f).stat().st_mtime_ns for f in files}
-    proc = run_python(SECOND_PROCESS, name, vectors,
-                      env={"KERAS_HOME": str(keras_home), "KERAS_REXNET_REGISTRY": str(registry)})
-    out = result_of(proc)
-    assert out["logits"] <= 1e-4 and out["pooled"] <= 1e-4
-    assert out["layers"] < out["full_layers"]  # include_top=False really has no classifier
-    assert "Downloading" not in proc.stdout and "Converting" not in proc.stdout
+    stamps = {f: (cache / f).stat().st_mtime_ns for f in files}
+    # From the cache: a non-224 input_shape warns, as keras.applications.
+    with pytest.warns(UserWarning, match="224x224"):
+        keras_rexnet.create_model("rexnet_lite_100", weights="imagenet", input_shape=(160, 160, 3))
+    body = keras_rexnet.ReXNetV1Lite(1.0, weights="imagenet", include_top=False, pooling="avg",
+                                     include_preprocessing=False)
+    assert max_diff(body, LITE_VECTORS, "pooled") <= 1e-4
+    assert "predictions" not in {layer.name for layer in body.layers}
     assert cache_files(keras_home) == files
-    assert {f: (keras_home / "models/keras_rexnet" / f).stat().st_mtime_ns for f in files} \
-        == stamps
+    assert {f: (cache / f).stat().st_mtime_ns for f in files} == stamps
 
 
-def _failing(case, server, checkpoints, write):
+def _failing(case, server, drive, checkpoints, write):
     """Set up one broken source for rexnet_lite_100; returns (URL, expected message part)."""
     data = checkpoints["lite"]
     if case == "wrong_sha256":
         server.file("/lite.pth", data)
         write({"rexnet_lite_100": {"url": server.url("/lite.pth"), "sha256": "0" * 64}})
-        return server.url("/lite.pth"), "sha256 mismatch"
+        return server.url("/lite.pth"), f"sha256 mismatch: the registry pins {'0' * 64}"
+    if case == "wrong_size":
+        server.file("/lite.pth", data)
+        write({"rexnet_lite_100": {"url": server.url("/lite.pth"), "size": len(data) + 1}})
+        return server.url("/lite.pth"), "size mismatch"
     if case == "truncated":
         server.truncated("/lite.pth", data)
         write({"rexnet_lite_100": {"url": server.url("/lite.pth")}})
-        return server.url("/lite.pth"), "truncated download"
+        return server.url("/lite.pth"), "truncated download (Download is incomplete"
     if case == "404":
         write({"rexnet_lite_100": {"url": server.url("/missing.pth")}})
-        return server.url("/missing.pth"), "HTTP error 404"
+        return server.url("/missing.pth"), "HTTP error 404 Not Found"
     if case == "refused":
         url = refused_url()
         write({"rexnet_lite_100": {"url": url}})
         return url, "cannot connect (Connection refused)"
-    if case == "announced_sha256":  # Hugging Face announces another hash than it serves
-        server.huggingface("/hf/model.safetensors", data, announced_sha="1" * 64)
-        write({"rexnet_lite_100": {"url": server.url("/hf/model.safetensors")}})
-        return server.url("/hf/model.safetensors"), "the server announced"
-    if case == "quota_page":
-        server.html("/uc", "<html><head><title>Google Drive - Quota exceeded</title></head>"
-                           "<body>Too many users have viewed or downloaded this file recently."
-                           "</body></html>")
-        write({"rexnet_lite_100": {"url": server.url("/uc?export=download&id=x")}})
-        return server.url("/uc?export=download&id=x"), "quota exceeded"
+    if case == "drive_quota":  # Drive's page instead of the file: gdown cannot get it
+        drive.pages[DRIVE_ID] = QUOTA_PAGE
+        url = f"https://drive.google.com/uc?export=download&id={DRIVE_ID}"
+        return url, "Google Drive refuses the download for now (download quota exceeded"
+    if case == "drive_missing":
+        url = "https://drive.google.com/file/d/1AbCdEfGhIjKlMnOpQrStUvWxYz012345/view"
+        write({"rexnet_lite_100": {"url": url, "filename": "rexnet_lite_1.0.pth"}})
+        return url, "Google Drive did not give the file"
     if case == "not_a_checkpoint":
         server.file("/lite.pth", b"PK\x03\x04 this is not a checkpoint" * 100)
         write({"rexnet_lite_100": {"url": server.url("/lite.pth")}})
-        return server.url("/lite.pth"), "does not convert"
+        return server.url("/lite.pth"), "the file does not convert"
     if case == "wrong_model":  # a valid checkpoint of another model
-        server.file("/lite.pth", checkpoints["v1_timm"])
+        server.file("/lite.pth", checkpoints["other"])
         write({"rexnet_lite_100": {"url": server.url("/lite.pth"),
                                    "filename": "x.safetensors"}})
-        return server.url("/lite.pth"), "does not convert"
+        return server.url("/lite.pth"), "the file does not convert"
     raise AssertionError(case)
 
 
-@pytest.mark.parametrize("case", ["wrong_sha256", "truncated", "404", "refused",
-                                  "announced_sha256", "quota_page", "not_a_checkpoint",
+@pytest.mark.parametrize("case", ["wrong_sha256", "wrong_size", "truncated", "404", "refused",
+                                  "drive_quota", "drive_missing", "not_a_checkpoint",
                                   "wrong_model"])
-def test_failures_raise_one_clear_error_and_leave_nothing(case, server, home, checkpoints):
+def test_failures_raise_one_clear_error_and_leave_nothing(case, server, drive, home,
+                                                         checkpoints):
     keras_home, _, write = home
-    url, cause = _failing(case, server, checkpoints, write)
+    write({})  # drive_quota uses the packaged registry's own Drive address
+    url, cause = _failing(case, server, drive, checkpoints, write)
     with pytest.raises(PretrainedError) as info:
         keras_rexnet.ReXNetV1Lite(1.0, weights="imagenet")
     e = info.value
     message = str(e)
     assert isinstance(e, ValueError) and "\n" not in message
-    assert url in message and cause in message, message
+    assert f"{url}: {cause}" in message, message
     cache = keras_home / "models" / "keras_rexnet"
     assert e.manual_path and pathlib.Path(e.manual_path).parent == cache
     assert e.manual_path in message and "weights='/path/to/checkpoint'" in message
-    assert files_under(keras_home) == []
+    assert cache_files(keras_home) == []
 
 
 def test_a_manually_downloaded_file_goes_where_the_error_says(home, checkpoints):
@@ -503,12 +387,46 @@ def test_a_manually_downloaded_file_goes_where_the_error_says(home, checkpoints)
     pathlib.Path(info.value.manual_path).write_bytes(data[:-10])  # a damaged copy: refused
     with pytest.raises(PretrainedError, match="cannot connect"):
         keras_rexnet.ReXNetV1Lite(1.0, weights="imagenet")
-    assert files_under(keras_home) == []
+    assert cache_files(keras_home) == []
     pathlib.Path(info.value.manual_path).write_bytes(data)
     model = logits_model("rexnet_lite_100")
     assert max_diff(model, LITE_VECTORS) <= 1e-4
 
 
+@pytest.fixture
+def local_source(home, checkpoints, tmp_path):
+    local = tmp_path / "mine" / "rexnet lite.pth"
+    local.parent.mkdir()
+    local.write_bytes(checkpoints["lite"])
+    return local
+
+
+def test_local_sources_are_never_moved_or_removed(home, checkpoints, local_source, tmp_path):
+    """``file://`` addresses and absolute paths are checked where they are, and stay there
+    even when they fail a check."""
+    keras_home, _, write = home
+    write({"rexnet_lite_100": {"url": local_source.as_uri(), "sha256": "0" * 64},
+           "rexnet_lite_130": {"url": str(tmp_path / "missing.pth")}})
+    with pytest.raises(PretrainedError, match="sha256 mismatch"):
+        pretrained.fetch_weights("rexnet_lite_100", verbose=False)
+    with pytest.raises(PretrainedError, match="missing.pth: no such file"):
+        pretrained.fetch_weights("rexnet_lite_130", verbose=False)
+    assert local_source.read_bytes() == checkpoints["lite"] and cache_files(keras_home) == []
+
+
+@pytest.mark.slow
+def test_local_sources_are_converted_where_they_are(home, checkpoints, local_source):
+    keras_home, _, write = home
+    local = local_source
+    write({"rexnet_lite_100": {"url": local.as_uri()}})
+    path = pretrained.fetch_weights("rexnet_lite_100", verbose=False)
+    assert pretrained.fetch_weights("rexnet_lite_100", verbose=False) == path
+    assert cache_files(keras_home) == [path.name]  # no copy
+    assert pretrained.cached_source("rexnet_lite_100") == local
+    assert local.read_bytes() == checkpoints["lite"]
+
+
+@pytest.mark.slow
 def test_damaged_cache_file_is_converted_again(server, home, checkpoints):
     keras_home, _, write = home
     data = checkpoints["lite"]
@@ -544,10 +462,9 @@ print("RESULT " + json.dumps({"logits": float(np.abs(out - v["logits"]).max())})
 def test_two_processes_race_for_the_same_model(server, home, checkpoints, tmp_path):
     keras_home, registry, write = home
     data = checkpoints["lite"]
-    server.drive(DRIVE_ID, data, seconds=1.5)  # a slow download: the other process arrives
-    write({"rexnet_lite_100": {"url": server.url(f"/uc?export=download&id={DRIVE_ID}"),
-                               "filename": "rexnet_lite_1.0.pth"}})
-    env = dict(os.environ, KERAS_HOME=str(keras_home), KERAS_REXNET_REGISTRY=str(registry))
+    server.file("/lite.pth", data, seconds=1.5)  # a slow download: the other process arrives
+    write({"rexnet_lite_100": {"url": server.url("/lite.pth")}})
+    env = subprocess_env(keras_home, registry)
     a, b = tmp_path / "a.ready", tmp_path / "b.ready"
     procs = [subprocess.Popen([sys.executable, "-c", RACER, str(me), str(other),
                                str(LITE_VECTORS)], env=env, stdout=subprocess.PIPE,
@@ -561,7 +478,7 @@ def test_two_processes_race_for_the_same_model(server, home, checkpoints, tmp_pa
     assert all(r["logits"] <= 1e-4 for r in results)
     files = cache_files(keras_home)
     assert len(files) == 2 and sum(f.endswith(".weights.h5") for f in files) == 1, files
-    assert server.hits["/download"] == 1  # the second process waited and used the cache
+    assert server.hits["/lite.pth"] == 1  # the second process waited and used the cache
     source = next(f for f in files if f.endswith(".pth"))
     assert sha256((keras_home / "models/keras_rexnet" / source).read_bytes()) == sha256(data)
 
@@ -580,18 +497,18 @@ def test_a_killed_download_leaves_nothing_usable_and_the_next_call_recovers(
     data = checkpoints["lite"]
     server.file("/lite.pth", data, seconds=30.0)
     write({"rexnet_lite_100": {"url": server.url("/lite.pth")}})
-    env = dict(os.environ, KERAS_HOME=str(keras_home), KERAS_REXNET_REGISTRY=str(registry))
-    proc = subprocess.Popen([sys.executable, "-c", KILLED], env=env, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen([sys.executable, "-c", KILLED],
+                            env=subprocess_env(keras_home, registry), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     cache = keras_home / "models" / "keras_rexnet"
     deadline = time.time() + 120
     while time.time() < deadline and not any(
-            p.stat().st_size > 0 for p in cache.glob("*.part")) and proc.poll() is None:
+            p.stat().st_size > 0 for p in cache.glob(".*.tmp")) and proc.poll() is None:
         time.sleep(0.05)
     proc.kill()
     proc.wait()
     left = cache_files(keras_home)
-    assert any(f.endswith(".part") for f in left), left  # it was killed mid-download
+    assert any(f.endswith(".tmp") for f in left), left  # it was killed mid-download
     assert all(f.startswith(".") for f in left), left  # nothing under a final name
     server.file("/lite.pth", data)
     model = logits_model("rexnet_lite_100")
