@@ -61,7 +61,7 @@ def timm_rows(args, models):
     from keras_rexnet.bench import median_ms
 
     from keras_rexnet import spec as specs
-    from keras_rexnet.converters.reference import ReferenceReXNet
+    from torch_rexnet import ReferenceReXNet  # benchmarks/torch_rexnet.py
 
     torch.set_num_threads(os.cpu_count())
     rows = []
@@ -188,13 +188,13 @@ def _write(args, info, rows, models_done):
     for r in rows:
         base = ref.get((r["model"], r["batch"], "train" in r["path"]))
         r["ratio_to_torch"] = round(r["ms"] / base, 3) if base else None
+    from keras_rexnet.files import atomic_write
+
     out = pathlib.Path(args.out)
-    tmp = out.with_name(out.name + ".part")
-    tmp.write_text(json.dumps({"machine": info, "runs": args.runs, "models": args.models,
-                               "models_done": models_done,
-                               "complete": models_done == list(args.models), "rows": rows},
-                              indent=2) + "\n")
-    tmp.replace(out)
+    atomic_write(out, (json.dumps({"machine": info, "runs": args.runs, "models": args.models,
+                                   "models_done": models_done,
+                                   "complete": models_done == list(args.models), "rows": rows},
+                                  indent=2) + "\n").encode())
 
 
 if __name__ == "__main__":

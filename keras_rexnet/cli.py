@@ -237,7 +237,8 @@ def build_parser():
     p.add_argument("--model", default="rexnet_lite_100",
                    help="model name (see `keras-rexnet list`) or a .keras file")
     p.add_argument("--weights", default="imagenet",
-                   help="'imagenet' (default), a .weights.h5 or a PyTorch checkpoint")
+                   help="'imagenet' (default), a .weights.h5, a PyTorch checkpoint or "
+                        "hf://ORG/REPO[/FILE]")
     p.add_argument("--top", type=int, default=5)
     p.add_argument("--size", type=int, default=224, help="center-crop size (default 224)")
     p.set_defaults(func=_cmd_classify)

@@ -27,6 +27,7 @@ import urllib.parse
 
 from keras_rexnet import spec as specs
 from keras_rexnet.errors import CheckpointError
+from keras_rexnet.files import KERAS_WEIGHTS_SUFFIX
 
 SCHEME = "hf://"
 HUB_HOSTS = ("huggingface.co", "www.huggingface.co", "hf.co")
@@ -263,7 +264,7 @@ def load_into(model, spec, weights, include_top=True, model_name=None):
     except ValueError as e:
         raise _unavailable(weights, str(e).partition(": ")[2]) from None
     ref, path = _resolve_file(ref, weights)
-    config = _config(ref, weights) if ref.filename.lower().endswith(".weights.h5") else None
+    config = _config(ref, weights) if ref.filename.lower().endswith(KERAS_WEIGHTS_SUFFIX) else None
     if config is None:  # a checkpoint, or a bare .weights.h5 that must fit the model as it is
         from keras_rexnet import weights as weights_lib
 
@@ -435,7 +436,7 @@ def save_pretrained(model, folder, model_name=None, spec=None):
     }
     folder = pathlib.Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    with atomic_path(folder / WEIGHTS_NAME, ".weights.h5") as tmp:
+    with atomic_path(folder / WEIGHTS_NAME, KERAS_WEIGHTS_SUFFIX) as tmp:
         model.save_weights(tmp)
     atomic_write(folder / CONFIG_NAME, (json.dumps(config, indent=2) + "\n").encode())
     return folder

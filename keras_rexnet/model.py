@@ -38,7 +38,9 @@ Args:
         downloaded and converted once), the path to a `{keras_weights}` file saved
         from the same architecture, or the path to a PyTorch checkpoint
         ({checkpoints}; official or timm layout),
-        converted on the fly without running any code from the file.
+        converted on the fly without running any code from the file, or
+        `"hf://ORG/REPO"` / `"hf://ORG/REPO/FILE"` (a Hugging Face Hub repository holding
+        such a file; see `keras_rexnet.save_pretrained`).
     input_tensor: optional Keras tensor to use as the model's input.
     input_shape: optional `(height, width, 3)`; `None` builds a model for any
         image size. Sides smaller than 32 are refused.
@@ -126,7 +128,8 @@ def _validate_args(include_top, weights, pooling, classes, classifier_activation
         raise ValueError(
             "The `weights` argument should be either `None` (random initialization), "
             "'imagenet' (pre-training on ImageNet), or the path to a weights file "
-            f"({KERAS_WEIGHTS_SUFFIX}) or PyTorch checkpoint ({', '.join(CHECKPOINT_SUFFIXES)}). "
+            f"({KERAS_WEIGHTS_SUFFIX}) or PyTorch checkpoint ({', '.join(CHECKPOINT_SUFFIXES)}), "
+            "or 'hf://ORG/REPO[/FILE]'. "
             f"Received: weights={weights!r}")
     if isinstance(classes, bool) or not isinstance(classes, int) or classes < 1:
         raise ValueError(f"`classes` must be a positive integer, got {classes!r}")
