@@ -8,12 +8,16 @@ VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 
-# 1. Debian's libusb (tflite-support's metadata module loads it).
-if ! ldconfig -p 2>/dev/null | grep -q 'libusb-1.0.so.0'; then
-  echo "install.sh: installing Debian libusb-1.0-0"
+# 1. Debian packages: libusb (tflite-support's metadata module loads it); openssl (the tests'
+#    Google Drive stand-in makes a throw-away certificate with it).
+debs=()
+ldconfig -p 2>/dev/null | grep -q 'libusb-1.0.so.0' || debs+=(libusb-1.0-0)
+command -v openssl >/dev/null 2>&1 || debs+=(openssl)
+if [ ${#debs[@]} -gt 0 ]; then
+  echo "install.sh: installing Debian ${debs[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libusb-1.0-0
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${debs[@]}"
 fi
 
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
