@@ -1,13 +1,17 @@
 """Layer-by-layer equivalence between a converted Keras model and its PyTorch source.
 
-The same seeded input runs through the PyTorch side (our reference for the official
-layouts, timm itself for timm layouts) and through the Keras model; stem, every
-block, head, pooled features and logits are compared.
+The same seeded input runs through the PyTorch model the checkpoint holds -- computed
+without torch, by the NumPy oracle :mod:`keras_rexnet.converters.oracle` (float64, PyTorch's
+padding, BatchNorm eps and activations, weights read in PyTorch's shapes) for every layout,
+official and timm -- and through the Keras model; stem, every block, head, pooled features
+and logits are compared. The oracle reproduces the official code's output vectors
+(``tests/data/vectors``) and timm's models (``tests/common/test_oracle.py``).
 
-Per layer the report gives ``max_abs`` (max |keras - torch|) and ``max_rel``
-(``max_abs`` divided by the largest |torch| value of that layer: a scale-free
+Per layer the report gives ``max_abs`` (max |keras - oracle|) and ``max_rel``
+(``max_abs`` divided by the largest |oracle| value of that layer: a scale-free
 figure that stays meaningful where activations are large). A layer passes when
 ``max_rel <= tolerance``; the logits must also satisfy ``max_abs <= tolerance``.
+Shapes in the report are PyTorch's (NCHW for feature maps).
 """
 
 import dataclasses
@@ -16,6 +20,7 @@ import time
 
 import numpy as np
 
+from keras_rexnet.converters import oracle
 from keras_rexnet.model import block_output_name
 
 
@@ -89,45 +94,9 @@ def compared_layers(spec):
     return names + ["avg_pool", "predictions"]
 
 
-def _timm_intermediates(spec, state, classes, x):
-    import torch
-    from timm.models.rexnet import RexNet
-
-    model = RexNet(width_mult=spec.width, ch_div=spec.ch_div, num_classes=classes).eval()
-    model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=False)
-    out, n = {}, len(spec.blocks)
-    with torch.no_grad():
-        h = model.stem(x)
-        out["stem_act"] = h
-        for i, block in enumerate(spec.blocks):
-            h = model.features[i](h)
-            out[block_output_name(block)] = h
-        h = model.features[n](h)
-        out["head_act"] = h
-        pooled = h.mean(dim=(2, 3))
-        out["avg_pool"] = pooled
-        out["predictions"] = model.head.fc(pooled)
-    return out
-
-
-def torch_intermediates(spec, state, layout, classes, x_nchw):
-    """``{Keras layer name: numpy array}`` from the PyTorch side of a layout."""
-    import torch
-
-    x = torch.from_numpy(np.ascontiguousarray(x_nchw))
-    if layout == "timm":
-        out = _timm_intermediates(spec, state, classes, x)
-    else:
-        from keras_rexnet.converters.reference import from_state_dict
-
-        with torch.no_grad():
-            out = from_state_dict(spec, state, classes).intermediates(x)
-    return {k: v.detach().numpy() for k, v in out.items()}
-
-
 def verify_model(model, spec, state, layout, checkpoint="", input_size=(224, 224),
                  tolerance=1e-4, seed=0, batch=2):
-    """Compare ``model`` (holding the converted weights) with the PyTorch side.
+    """Compare ``model`` (holding the converted weights) with the NumPy oracle of ``state``.
 
     ``model`` may have any classifier activation and preprocessing: its weights are
     copied into a twin that gives normalized-input logits and every compared layer.
@@ -148,17 +117,21 @@ def verify_model(model, spec, state, layout, checkpoint="", input_size=(224, 224
     probe = keras.Model(twin.inputs, [twin.get_layer(n).output for n in names])
     h, w = input_size
     x = np.random.default_rng(seed).standard_normal((batch, h, w, 3)).astype(np.float32)
+    # The oracle first: right after a TensorFlow predict the framework's idle worker threads
+    # still spin and slow NumPy's BLAS threads down several times on a 2-core machine.
+    theirs = oracle.intermediates(spec, state, layout, x, classes=classes)
     ours = probe.predict(x, verbose=0)
-    theirs = torch_intermediates(spec, state, layout, classes, x.transpose(0, 3, 1, 2))
     diffs = []
     for name, a in zip(names, ours):
         a = np.asarray(a)
-        if a.ndim == 4:
-            a = a.transpose(0, 3, 1, 2)
-        b = theirs[name].reshape(a.shape)
+        b = theirs[name]
+        if b.shape != a.shape:
+            raise ValueError(f"layer {name!r}: the Keras model gives shape {a.shape}, the "
+                             f"checkpoint's model {b.shape}")
         max_abs = float(np.abs(a - b).max())
         max_rel = max_abs / max(float(np.abs(b).max()), 1e-12)
         ok = max_rel <= tolerance and (name != "predictions" or max_abs <= tolerance)
-        diffs.append(LayerDiff(name, tuple(a.shape), max_abs, max_rel, ok))
+        shape = (a.shape[0], a.shape[3], a.shape[1], a.shape[2]) if a.ndim == 4 else a.shape
+        diffs.append(LayerDiff(name, tuple(shape), max_abs, max_rel, ok))
     return Report(str(checkpoint), layout, model.name, tuple(input_size), tolerance, diffs,
                   time.time() - start)

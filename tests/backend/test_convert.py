@@ -49,7 +49,7 @@ def _check(result, tmp_path, out):
     assert result.report.passed, result.report.table()
     assert result.report.logits.max_abs <= 1e-4
     assert out.exists()
-    assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
 
 
 # Each family at one size in the fast stage, the other pairing in the slow stage.

@@ -1,17 +1,13 @@
-"""A PyTorch reference of the ReXNet families, built from the same architecture spec.
+"""An eager PyTorch ReXNet built from the architecture spec: a benchmark subject.
 
-Its ``state_dict`` keys are the official checkpoint's (``features.{3+i}.out.{j}``,
-``output.1`` ...), so an official ``.pth`` loads with ``strict=True``. It is what
-the converter's equivalence check runs beside the Keras model, and it reproduces
-the official code's outputs (``tests/data/vectors``) to 1e-5.
+``benchmarks/speed.py`` times it as the PyTorch baseline for the lite family, which timm does
+not have (for the other families the baseline is timm's own model). Its modules are the
+official code's (``features.{3+i}.out.{j}``, ``output.1`` ...) with the same ops. It is not an
+oracle: the converter verifies against the NumPy ``keras_rexnet.converters.oracle``.
 """
-
-import collections
 
 import torch
 from torch import nn
-
-from keras_rexnet.model import block_output_name
 
 _ACTS = {"silu": nn.SiLU, "relu6": nn.ReLU6, "relu": nn.ReLU}
 
@@ -87,38 +83,3 @@ class ReferenceReXNet(nn.Module):
 
     def forward(self, x):
         return self.output(self.features(x)).flatten(1)
-
-    def intermediates(self, x):
-        """``{Keras layer name: NCHW output}`` for stem, every block, head, pool and logits."""
-        out = collections.OrderedDict()
-        n = len(self.spec.blocks)
-        x = self.features[2](self.features[1](self.features[0](x)))
-        out["stem_act"] = x
-        for i, block in enumerate(self.spec.blocks):
-            x = self.features[3 + i](x)
-            out[block_output_name(block)] = x
-        rest = list(self.features)[3 + n:-1]
-        if rest:
-            for layer in rest:
-                x = layer(x)
-            out["head_act"] = x
-        x = self.features[-1](x)
-        out["avg_pool"] = x.flatten(1)
-        out["predictions"] = self.output(x).flatten(1)
-        return out
-
-
-def from_state_dict(spec, state, classes=None):
-    """A reference model in eval mode with ``state`` (numpy or torch tensors) loaded strictly."""
-    if classes is None:
-        key = "output.4.weight" if spec.head.prelogits_channels else "output.1.weight"
-        classes = state[key].shape[0]
-    model = ReferenceReXNet(spec, classes)
-    tensors = {k: torch.as_tensor(v) for k, v in state.items()}
-    model.load_state_dict(tensors, strict=False)
-    expected = {k for k in model.state_dict() if not k.endswith("num_batches_tracked")}
-    if set(tensors) != expected:
-        raise ValueError(f"state dict does not match the reference: missing "
-                         f"{sorted(expected - set(tensors))[:5]}, unexpected "
-                         f"{sorted(set(tensors) - expected)[:5]}")
-    return model.eval()
