@@ -63,7 +63,7 @@ def report(result):
     lite = [m for m in models if base_name[m] != "timm (eager)"]
     if lite:
         out += ["", f"timm has no lite model: for {', '.join(lite)} the baseline is this project's "
-                "PyTorch reference model (`keras_rexnet.converters.reference`, eager), the same ops."]
+                "eager PyTorch model built from the spec (`benchmarks/torch_rexnet.py`), the same ops."]
 
     out += ["", "BatchNorm folding (`fold_batchnorm`), ms per batch, unfolded -> folded:", "",
             "| model | batch | " + " | ".join(f"{s} predict_on_batch | {s} inference_function"

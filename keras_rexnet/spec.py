@@ -1,6 +1,6 @@
 """The architecture spec: the one source of truth for every ReXNet configuration.
 
-Pure Python, no Keras, no torch. The Keras builder, the PyTorch reference, the
+Pure Python, no Keras, no torch. The Keras builder, the NumPy oracle, the
 checkpoint key mappings, the MAC counter and the docs all read the objects built
 here; no other module holds a channel formula.
 
