@@ -26,17 +26,20 @@ def _read_torch(path):
 def _read_safetensors(path):
     try:
         from safetensors.numpy import load_file
-    except ImportError:  # pragma: no cover - safetensors is a dependency of the convert extra
+    except ImportError:  # pragma: no cover - safetensors is a core dependency
         raise CheckpointError(path, "reading .safetensors needs `pip install safetensors`") \
             from None
     try:
-        return load_file(str(path))
+        state = load_file(str(path))
     except Exception as e:  # safetensors raises its own SafetensorError and others
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         if "bfloat16" in msg or "bf16" in msg.lower():
             return _read_safetensors_bfloat16(path)
         raise CheckpointError(path, f"corrupt, truncated or not a safetensors file ({msg})") \
             from None
+    # half precision (bfloat16 where ml_dtypes is installed) as the same values in float32
+    return {k: v.astype(np.float32) if v.dtype.name in ("float16", "bfloat16") else v
+            for k, v in state.items()}
 
 
 # safetensors dtype -> NumPy (little-endian); bfloat16 is read as its raw 16 bits.

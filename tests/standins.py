@@ -15,19 +15,27 @@
   drive.google.com and drive.usercontent.google.com, made with ``openssl``), and serves Drive's
   flow: ``/uc`` redirects to drive.usercontent.google.com, which answers with the "can't scan
   for viruses" form, whose submission gets the file.
+- :class:`World`: a Hub and a Drive stand-in serving the packaged registry's two imagenet
+  sources (rexnet_150 on the Hub, rexnet_lite_100 on Drive), private caches, and client
+  processes (any interpreter, e.g. another venv's; any Keras backend) that build models.
 """
 
 import collections
 import hashlib
 import http.server
+import json
 import os
+import pathlib
 import secrets
 import shutil
 import ssl
 import subprocess
+import sys
 import threading
 import time
 import urllib.parse
+
+import numpy as np
 
 
 def sha256(data):
@@ -352,3 +360,153 @@ class DriveStandIn(_Server):
             if self.seconds:
                 time.sleep(self.seconds / pieces)
         h.wfile.flush()
+
+
+# ------------------------------------------------------------------------------------------
+# The packaged registry's two imagenet sources served by the stand-ins, and a client process.
+
+LITE_DRIVE_ID = "1d9G4pLwZwkoDR2TRPCQlxiWiuC7R-Oqf"  # the packaged rexnet_lite_100 source
+LITE_DRIVE_URL = f"https://drive.google.com/uc?export=download&id={LITE_DRIVE_ID}"
+V150_REPO = "timm/rexnet_150.nav_in1k"  # the packaged rexnet_150's first source
+V150_URL = f"https://huggingface.co/{V150_REPO}/resolve/main/model.safetensors"
+V150_GET = ("GET", f"/{V150_REPO}/resolve/main/model.safetensors")
+TIMM_CONFIG = json.dumps({"architecture": "rexnet_150", "num_classes": 1000,
+                          "num_features": 1920}).encode()
+
+# Builds each step's model (create_model, or a builder with "builder"/"width") and saves what
+# the step asks: "logits" (its outputs on the official vectors' input) and/or "weights" (every
+# weight, by layer); a ValueError is reported with its type, message and manual_path.
+# "_process": which of WATCHED the process had imported at the end, which of INSTALLED it could
+# import, where keras_rexnet came from and the Keras backend.
+CLIENT = r"""
+import importlib.util, json, sys
+import numpy as np
+import keras_rexnet
+WATCHED = ("torch", "tensorflow", "timm", "jax", "keras_rexnet.converters.oracle")
+INSTALLED = ("torch", "torchvision", "tensorflow", "timm", "jax")
+plan = json.loads(sys.argv[1])
+result = {}
+for step in plan["steps"]:
+    kwargs = dict(include_preprocessing=False, classifier_activation=None, **step.get("kwargs", {}))
+    try:
+        if "builder" in step:
+            model = getattr(keras_rexnet, step["builder"])(step["width"], **kwargs)
+        else:
+            model = keras_rexnet.create_model(step["model"], **kwargs)
+    except ValueError as e:
+        result[step["id"]] = {"type": type(e).__name__, "message": str(e),
+                              "manual_path": getattr(e, "manual_path", None)}
+        continue
+    out = {}
+    if "logits" in step.get("save", ()):
+        out["logits"] = np.asarray(model.predict(np.load(plan["input"]), verbose=0))
+    if "weights" in step.get("save", ("weights",)):
+        for layer in model.layers:
+            for i, w in enumerate(layer.get_weights()):
+                out[f"{layer.name}/{i}"] = w
+    np.savez(f"{plan['out']}/{step['id']}.npz", **out)
+    result[step["id"]] = None
+loaded = [m for m in WATCHED if m in sys.modules]  # before anything below imports more
+print(f"torch in sys.modules: {'torch' in sys.modules}")
+result["_process"] = {
+    "loaded": loaded,
+    "installed": [m for m in INSTALLED if importlib.util.find_spec(m) is not None],
+    "files": {m: getattr(sys.modules.get(m), "__file__", None)
+              for m in ("keras_rexnet", "keras_rexnet.converters")},
+    "backend": sys.modules["keras"].backend.backend() if "keras" in sys.modules else None,
+    "executable": sys.executable}
+print("RESULT " + json.dumps(result))
+"""
+
+
+class World:
+    """The stand-ins serving the packaged registry's rexnet_150 (Hub) and rexnet_lite_100
+    (Drive) sources, a private KERAS_HOME and Hugging Face cache, and client processes run by
+    ``python`` (default: this interpreter) on Keras' ``backend``.
+
+    ``published``: ``{"v150": timm's safetensors, "lite": NAVER's .pth, "input": .npy}`` (the
+    ``published`` fixture of tests/common/conftest.py).
+    """
+
+    def __init__(self, tmp_path, published, python=None, backend="numpy"):
+        self.tmp, self.published = tmp_path, published
+        self.python, self.backend = python or sys.executable, backend
+        self.hub = HubStandIn()
+        self.drive = DriveStandIn(str(tmp_path))
+        self.keras_home = tmp_path / "keras_home"
+        self.hf_home = tmp_path / "hf_home"
+        self.hub.add(V150_REPO, {"model.safetensors": published["v150"].read_bytes(),
+                                 "config.json": TIMM_CONFIG})
+        self.drive.files[LITE_DRIVE_ID] = ("rexnet_lite_1.0.pth", published["lite"].read_bytes())
+        self.runs = 0
+
+    @property
+    def cache(self):
+        return self.keras_home / "models" / "keras_rexnet"
+
+    def env(self, **extra):
+        """This process's environment without Hugging Face, registry, proxy or Python path
+        settings, with the stand-ins' and the private caches'."""
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("HF_", "HUGGING", "KERAS_REXNET", "PYTHON")) and
+               k.lower() not in ("https_proxy", "http_proxy", "all_proxy", "no_proxy")}
+        env.update(self.hub.env(self.hf_home), **self.drive.env(), KERAS_HOME=str(self.keras_home),
+                   KERAS_BACKEND=self.backend, TF_CPP_MIN_LOG_LEVEL="3", PYTHONNOUSERSITE="1")
+        env.update(extra)
+        return env
+
+    def run(self, steps, **env):
+        """Build each step's model in one new process; ``{id: outputs or error dict}``, and
+        ``"_process"``, ``"stdout"``, ``"stderr"``. The client is a script in ``tmp_path``, run
+        there (so nothing is imported from the current folder)."""
+        self.runs += 1
+        out = self.tmp / f"run{self.runs}"
+        out.mkdir()
+        client = self.tmp / "client.py"
+        if not client.exists():
+            client.write_text(CLIENT)
+        plan = {"input": str(self.published["input"]), "out": str(out), "steps": steps}
+        proc = subprocess.run([self.python, str(client), json.dumps(plan)], env=self.env(**env),
+                              cwd=self.tmp, capture_output=True, text=True, timeout=900,
+                              check=False)
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+        assert line, proc.stdout[-3000:] + proc.stderr[-3000:]
+        results = json.loads(line[-1][len("RESULT "):])
+        for key, value in results.items():
+            if value is None:
+                with np.load(out / f"{key}.npz") as saved:
+                    results[key] = dict(saved)
+        results["stdout"], results["stderr"] = proc.stdout, proc.stderr
+        return results
+
+    def stop(self):
+        self.hub.stop()
+        self.drive.stop()
+
+
+def files_under(folder):
+    """Files in ``folder``, but for the lock files that filelock keeps in ``.locks``."""
+    folder = pathlib.Path(folder)
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                  if p.is_file() and p.parent.name != ".locks") if folder.is_dir() else []
+
+
+def hub_cached_files(hf_home):
+    """Files the Hugging Face cache holds (blobs and snapshot entries; not refs or locks)."""
+    return [f for f in files_under(pathlib.Path(hf_home) / "hub")
+            if "/blobs/" in f or "/snapshots/" in f]
+
+
+def max_diff(a, b):
+    return float(np.abs(np.asarray(a) - np.asarray(b)).max())
+
+
+def same_weights(got, want):
+    """``got``'s weights (a model's, by layer) are exactly ``want``'s (a model with the same
+    layers or more); returns how many arrays were compared."""
+    weights = {k: v for k, v in got.items() if k != "logits"}
+    assert weights and set(weights) <= set(want), sorted(set(weights) - set(want))[:5]
+    for key, value in weights.items():
+        np.testing.assert_array_equal(value, want[key], err_msg=key)
+    return len(weights)

@@ -13,7 +13,7 @@ from helpers import official_state, save_pth, seeded_state
 from keras_rexnet import CheckpointError
 from keras_rexnet import spec as specs
 from keras_rexnet.converters import detect, read_state_dict
-from keras_rexnet.converters.checkpoint import _read_safetensors
+from keras_rexnet.converters.checkpoint import _read_safetensors, _read_safetensors_bfloat16
 
 
 @pytest.fixture(scope="module")
@@ -184,11 +184,13 @@ def test_bfloat16_safetensors_load_without_torch_as_float32(tmp_path):
                "n": torch.tensor(7, dtype=torch.int64)}
     path = tmp_path / "bf16.safetensors"
     save_file(tensors, str(path))
-    state = _read_safetensors(path)
-    assert state["a.weight"].dtype == np.float32
-    np.testing.assert_array_equal(state["a.weight"], tensors["a.weight"].float().numpy())
-    np.testing.assert_array_equal(state["a.bias"], tensors["a.bias"].numpy())
-    assert state["n"] == 7
+    # through safetensors (with ml_dtypes, as here) and through our reader (without it)
+    for state in (_read_safetensors(path), _read_safetensors_bfloat16(path)):
+        assert state["a.weight"].dtype == np.float32
+        np.testing.assert_array_equal(state["a.weight"], tensors["a.weight"].float().numpy())
+        np.testing.assert_array_equal(state["a.bias"], tensors["a.bias"].numpy())
+        assert state["n"] == 7
     path.write_bytes(path.read_bytes()[:-10])
-    with pytest.raises(CheckpointError, match="corrupt, truncated"):
-        _read_safetensors(path)
+    for read in (_read_safetensors, _read_safetensors_bfloat16):
+        with pytest.raises(CheckpointError, match="corrupt, truncated"):
+            read(path)

@@ -9,160 +9,16 @@ converting do not depend on the backend, and it starts in a third of TensorFlow'
 """
 
 import json
-import os
 import pathlib
 import shutil
-import subprocess
-import sys
 
-import numpy as np
 import pytest
 
-from helpers import VECTORS, official_state, save_pth, seeded_state
-from keras_rexnet import spec as specs
-from keras_rexnet.converters.seeded import save_checkpoint
-from standins import DriveStandIn, HubStandIn, sha256
+from standins import (LITE_DRIVE_ID, LITE_DRIVE_URL, V150_GET, V150_REPO, V150_URL,
+                      files_under, hub_cached_files, max_diff, same_weights, sha256)
 
-LITE_VECTORS = VECTORS / "rexnet_lite_1.0_s1_224x224.npz"
-LITE_DRIVE_ID = "1d9G4pLwZwkoDR2TRPCQlxiWiuC7R-Oqf"  # the packaged rexnet_lite_100 source
-LITE_DRIVE_URL = f"https://drive.google.com/uc?export=download&id={LITE_DRIVE_ID}"
-V150_REPO = "timm/rexnet_150.nav_in1k"  # the packaged rexnet_150's first source
-V150_URL = f"https://huggingface.co/{V150_REPO}/resolve/main/model.safetensors"
-V150_GET = ("GET", f"/{V150_REPO}/resolve/main/model.safetensors")
-TIMM_CONFIG = json.dumps({"architecture": "rexnet_150", "num_classes": 1000,
-                          "num_features": 1920}).encode()
-
-
-@pytest.fixture(scope="module")
-def published(tmp_path_factory):
-    """The files as published: rexnet_150 seeded in timm's layout as safetensors (timm's Hub
-    file), ReXNet-lite 1.0 seeded as the official vectors were, as NAVER's .pth."""
-    folder = tmp_path_factory.mktemp("published")
-    v150 = save_checkpoint(seeded_state(specs.spec_by_name("rexnet_150"), "timm", 1),
-                           folder / "model.safetensors")
-    lite = save_pth(official_state("rexnet_lite_1.0", 1), folder / "rexnet_lite_1.0.pth")
-    vectors = np.load(LITE_VECTORS)
-    x = folder / "input.npy"
-    np.save(x, vectors["input_nchw"].transpose(0, 2, 3, 1))
-    return {"v150": v150, "lite": lite, "input": x, "logits": vectors["logits"],
-            "pooled": vectors["pooled"]}
-
-
-class World:
-    """The stand-ins, a private KERAS_HOME and Hugging Face cache, and a client process."""
-
-    def __init__(self, tmp_path, published):
-        self.tmp, self.published = tmp_path, published
-        self.hub = HubStandIn()
-        self.drive = DriveStandIn(str(tmp_path))
-        self.keras_home = tmp_path / "keras_home"
-        self.hf_home = tmp_path / "hf_home"
-        self.hub.add(V150_REPO, {"model.safetensors": published["v150"].read_bytes(),
-                                 "config.json": TIMM_CONFIG})
-        self.drive.files[LITE_DRIVE_ID] = ("rexnet_lite_1.0.pth", published["lite"].read_bytes())
-        self.runs = 0
-
-    @property
-    def cache(self):
-        return self.keras_home / "models" / "keras_rexnet"
-
-    def env(self, **extra):
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("HF_", "HUGGING", "KERAS_REXNET")) and
-               k.lower() not in ("https_proxy", "http_proxy", "all_proxy", "no_proxy")}
-        env.update(self.hub.env(self.hf_home), **self.drive.env(), KERAS_HOME=str(self.keras_home),
-                   KERAS_BACKEND="numpy", TF_CPP_MIN_LOG_LEVEL="3")
-        env.update(extra)
-        return env
-
-    def run(self, steps, **env):
-        """Build each step's model in one new process; ``{id: outputs or error dict}``."""
-        self.runs += 1
-        out = self.tmp / f"run{self.runs}"
-        out.mkdir()
-        plan = {"input": str(self.published["input"]), "out": str(out), "steps": steps}
-        proc = subprocess.run([sys.executable, "-c", CLIENT, json.dumps(plan)], env=self.env(**env),
-                              capture_output=True, text=True, timeout=600, check=False)
-        assert proc.returncode == 0, proc.stderr[-4000:]
-        line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
-        assert line, proc.stdout[-3000:] + proc.stderr[-3000:]
-        results = json.loads(line[-1][len("RESULT "):])
-        for key, value in results.items():
-            if value is None:
-                with np.load(out / f"{key}.npz") as saved:
-                    results[key] = dict(saved)
-        results["stdout"], results["stderr"] = proc.stdout, proc.stderr
-        return results
-
-    def stop(self):
-        self.hub.stop()
-        self.drive.stop()
-
-
-# Builds each step's model (create_model, or a builder with "builder"/"width") and saves what
-# the step asks: "logits" (its outputs on the official vectors' input) and/or "weights" (every
-# weight, by layer); a ValueError is reported with its type, message and manual_path.
-CLIENT = r"""
-import json, sys
-import numpy as np
-import keras_rexnet
-plan = json.loads(sys.argv[1])
-result = {}
-for step in plan["steps"]:
-    kwargs = dict(include_preprocessing=False, classifier_activation=None, **step.get("kwargs", {}))
-    try:
-        if "builder" in step:
-            model = getattr(keras_rexnet, step["builder"])(step["width"], **kwargs)
-        else:
-            model = keras_rexnet.create_model(step["model"], **kwargs)
-    except ValueError as e:
-        result[step["id"]] = {"type": type(e).__name__, "message": str(e),
-                              "manual_path": getattr(e, "manual_path", None)}
-        continue
-    out = {}
-    if "logits" in step.get("save", ()):
-        out["logits"] = np.asarray(model.predict(np.load(plan["input"]), verbose=0))
-    if "weights" in step.get("save", ("weights",)):
-        for layer in model.layers:
-            for i, w in enumerate(layer.get_weights()):
-                out[f"{layer.name}/{i}"] = w
-    np.savez(f"{plan['out']}/{step['id']}.npz", **out)
-    result[step["id"]] = None
-print("RESULT " + json.dumps(result))
-"""
-
-@pytest.fixture
-def world(tmp_path, published):
-    w = World(tmp_path, published)
-    yield w
-    w.stop()
-
-
-def files_under(folder):
-    """Files in ``folder``, but for the lock files that filelock keeps in ``.locks``."""
-    folder = pathlib.Path(folder)
-    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
-                  if p.is_file() and p.parent.name != ".locks") if folder.is_dir() else []
-
-
-def hub_cached_files(hf_home):
-    """Files the Hugging Face cache holds (blobs and snapshot entries; not refs or locks)."""
-    return [f for f in files_under(pathlib.Path(hf_home) / "hub")
-            if "/blobs/" in f or "/snapshots/" in f]
-
-
-def max_diff(a, b):
-    return float(np.abs(np.asarray(a) - np.asarray(b)).max())
-
-
-def same_weights(got, want):
-    """``got``'s weights (a model's, by layer) are exactly ``want``'s (a model with the same
-    layers or more); returns how many arrays were compared."""
-    weights = {k: v for k, v in got.items() if k != "logits"}
-    assert weights and set(weights) <= set(want), sorted(set(weights) - set(want))[:5]
-    for key, value in weights.items():
-        np.testing.assert_array_equal(value, want[key], err_msg=key)
-    return len(weights)
+# The fixtures `published` (the checkpoints as published) and `world` (the stand-ins serving
+# them, private caches, client processes) are in tests/common/conftest.py.
 
 
 def test_hub_names():

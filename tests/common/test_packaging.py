@@ -43,7 +43,9 @@ def test_wheel_layout(wheel):
                             ("converters", "keras_rexnet/converters"),
                             ("tflite", "keras_rexnet/tflite")]:
         sources = sorted(p.name for p in (ROOT / folder).glob("*.py"))
-        assert sources and all(f"{package}/{s}" in names for s in sources), folder
+        shipped = sorted(n.rsplit("/", 1)[1] for n in names
+                         if n.rsplit("/", 1)[0] == package and n.endswith(".py"))
+        assert sources and shipped == sources, folder  # all of them, and nothing stale
     data = sorted(p.name for p in (ROOT / "keras_rexnet" / "data").glob("*.json"))
     assert "imagenet_class_index.json" in data
     assert all(f"keras_rexnet/data/{d}" in names for d in data)
