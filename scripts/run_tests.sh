@@ -23,7 +23,7 @@ runs=("common|tensorflow|tests/common" "backend-jax|jax|tests/backend"
 start=$(date +%s)
 run_one() {  # name backend path: writes $logs/name.log and $logs/name.rc
   local name=$1 backend=$2 path=$3 t0=$(date +%s)
-  env KERAS_BACKEND="$backend" "$PY" -m pytest "$path" -m "$mark" -p no:cacheprovider \
+  env KERAS_BACKEND="$backend" "$PY" -m pytest "$path" -m "$mark" -p no:cacheprovider --durations=8 \
     > "$logs/$name.log" 2>&1
   echo $? > "$logs/$name.rc"
   echo $(( $(date +%s) - t0 )) > "$logs/$name.sec"

@@ -71,7 +71,9 @@ def test_convert_official(name, size, official_ckpt, tmp_path):
 
 # Wrapped/prefixed files are read the same way on every backend (tests/common/test_checkpoints):
 # end to end here in the slow stage.
-@pytest.mark.parametrize("name,fmt", [("rexnet_100", "pth"), ("rexnetr_100", "safetensors"),
+@pytest.mark.parametrize("name,fmt", [("rexnet_100", "pth"),
+                                      pytest.param("rexnetr_100", "safetensors",
+                                                   marks=pytest.mark.slow),
                                       pytest.param("rexnetr_130", "wrapped",
                                                    marks=pytest.mark.slow)])
 def test_convert_timm(name, fmt, tmp_path):
@@ -138,6 +140,7 @@ def test_model_mismatch(official_ckpt, tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.slow  # a timm rexnetr with 17 classes, built twice: the fast stage converts timm above
 def test_load_builds_the_detected_model(tmp_path):
     from keras_rexnet.converters import load
 

@@ -14,8 +14,9 @@ from helpers import ROOT
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
-# 02 (fine-tuning) and 04 (TFLite export) take most of a minute each: slow stage.
-SLOW_NOTEBOOKS = {"02_transfer_learning", "04_tflite_android"}
+# 02 (fine-tuning), 03 (conversion, also proven by tests/backend/test_convert.py) and 04 (TFLite
+# export) take most of a minute each: slow stage. 01 runs in both.
+SLOW_NOTEBOOKS = {"02_transfer_learning", "03_convert_pytorch_weights", "04_tflite_android"}
 
 # What each notebook must show: 01 the photographs, 02 the training curve, 03 the per-layer
 # conversion errors, 04 int8 versus float.

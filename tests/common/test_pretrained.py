@@ -459,6 +459,7 @@ print("RESULT " + json.dumps({"logits": float(np.abs(out - v["logits"]).max())})
 """
 
 
+@pytest.mark.slow  # four processes, 30 s: the cache lock under contention, in the slow stage
 def test_two_processes_race_for_the_same_model(server, home, checkpoints, tmp_path):
     keras_home, registry, write = home
     data = checkpoints["lite"]
