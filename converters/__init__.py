@@ -1,7 +1,8 @@
 """Official and timm PyTorch checkpoints to Keras (installed as ``keras_rexnet.converters``).
 
-Checkpoints are read without running code from them (``torch.load(weights_only=True)``
-or ``safetensors``). torch is imported only by the functions that need it.
+Checkpoints are read without running code from them and without torch
+(:mod:`~keras_rexnet.converters.torchfile` for ``torch.save`` files, ``safetensors``), and every
+conversion is verified against a NumPy forward pass (:mod:`~keras_rexnet.converters.oracle`).
 """
 
 from keras_rexnet.converters.checkpoint import read_state_dict

@@ -463,8 +463,8 @@ def _convert(key, entry, source, src, out, verbose=True):
                                  input_size=size)
             except ImportError as e:
                 raise PretrainedError(
-                    f"converting {key} needs {e.name or 'a missing package'} ({e}): pip install "
-                    f"'keras-rexnet[convert]'. The checkpoint is at {src}; or convert it "
+                    f"converting {key} needs {e.name or 'a missing package'} ({e}), one of "
+                    "keras-rexnet's own dependencies: reinstall keras-rexnet. The checkpoint is at {src}; or convert it "
                     "elsewhere (keras-rexnet convert) and pass "
                     "weights='/path/to/file.weights.h5'.", url=source["url"], manual_path=src) \
                     from None
