@@ -11,7 +11,11 @@ import pytest
 @pytest.mark.slow
 def test_demo_end_to_end(tmp_path):
     env = dict(os.environ, KERAS_REXNET_ARTIFACTS=str(tmp_path), DEMO_EPOCHS="1",
-               KERAS_HOME=str(tmp_path / "keras_home"), KERAS_BACKEND="tensorflow")
+               KERAS_HOME=str(tmp_path / "keras_home"), KERAS_BACKEND="tensorflow",
+               # never the internet, even on a machine that has it: the Hub offline, every other
+               # download through a proxy that refuses at once (port 9 on this machine)
+               HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf_home"),
+               HTTPS_PROXY="http://127.0.0.1:9", HTTP_PROXY="http://127.0.0.1:9", NO_PROXY="")
     env.pop("REXNET_CHECKPOINT", None)
     proc = subprocess.run([sys.executable, "-m", "keras_rexnet.demo"], capture_output=True,
                           text=True, env=env, timeout=1500)
