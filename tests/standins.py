@@ -110,10 +110,23 @@ class FileServer(_Server):
         super().__init__(Handler)
 
     def file(self, path, data, ctype="application/octet-stream", seconds=0.0, length=None):
-        """Serve ``data``; ``seconds``: spread over that long; ``length``: announce another
+        """Serve ``data`` (bytes, or a function that makes them, called once at the first
+        request); ``seconds``: spread over that long; ``length``: announce another
         Content-Length (larger: the body ends early, as a dropped connection)."""
+        if callable(data):
+            made, lock, make = [], threading.Lock(), data
+
+            def data_now():
+                with lock:
+                    if not made:
+                        made.append(make())
+                return made[0]
+        else:
+            def data_now():
+                return data
 
         def send(h):
+            data = data_now()
             h.send_response(200)
             h.send_header("Content-Type", ctype)
             h.send_header("Content-Length", str(len(data) if length is None else length))

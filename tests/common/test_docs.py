@@ -15,19 +15,18 @@
   ``benchmarks/results``.
 """
 
-import http.server
 import io
 import json
 import os
 import re
 import subprocess
 import sys
-import threading
 
 import numpy as np
 import pytest
 
 from helpers import ROOT, official_state
+from standins import FileServer
 
 README = ROOT / "README.md"
 DOCS = [README] + sorted((ROOT / "docs").glob("*.md"))
@@ -127,52 +126,6 @@ def _stand_in(entry):
                              classes=entry.get("num_classes", 1000)))
 
 
-class StandInServer:
-    """Serves ``/<registry key><suffix>`` for every pretrained entry, made on first request."""
-
-    def __init__(self, entries):
-        self.entries = entries
-        self.made, self.hits, self.lock = {}, {}, threading.Lock()
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                key = self.path.lstrip("/").rsplit(".", 1)[0]
-                if key not in server.entries:
-                    self.send_error(404)
-                    return
-                data = server.data(key)
-                self.send_response(200)
-                self.send_header("Content-Type", "application/octet-stream")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def data(self, key):
-        with self.lock:
-            if key not in self.made:
-                self.made[key] = _stand_in(self.entries[key])
-            self.hits[key] = self.hits.get(key, 0) + 1
-            return self.made[key]
-
-    def registry(self):
-        """A ``KERAS_REXNET_REGISTRY`` file's content: every entry points here, nowhere else."""
-        port = self.httpd.server_address[1]
-        return {key: {"url": f"http://127.0.0.1:{port}/{key}{_suffix(entry)}"}
-                for key, entry in self.entries.items()}
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture(scope="module")
 def offline_env(tmp_path_factory):
     """Environment for the snippet processes: stand-in downloads, private Keras and Hugging Face
@@ -180,10 +133,15 @@ def offline_env(tmp_path_factory):
     from keras_rexnet import pretrained
 
     entries = pretrained.registry()
-    server = StandInServer(entries)
+    server = FileServer()  # every registry entry points here, nowhere else
+    urls = {}
+    for key, entry in entries.items():
+        path = f"/{key}{_suffix(entry)}"
+        server.file(path, lambda entry=entry: _stand_in(entry))
+        urls[key] = {"url": server.url(path)}
     folder = tmp_path_factory.mktemp("docs_env")
     registry = folder / "registry.json"
-    registry.write_text(json.dumps(server.registry()))
+    registry.write_text(json.dumps(urls))
     env = dict(os.environ, KERAS_REXNET_REGISTRY=str(registry),
                KERAS_HOME=str(folder / "keras_home"), MPLBACKEND="Agg",
                HF_HOME=str(folder / "hf_home"), HF_HUB_OFFLINE="1",
