@@ -11,6 +11,7 @@ from keras_rexnet.converters.checkpoint import read_state_dict, unwrap
 from keras_rexnet.converters.layouts import (FAMILY_OF_LAYOUT, classifier_key, layout_of,
                                              table)
 from keras_rexnet.errors import CheckpointError
+from keras_rexnet.weights import adapt_stem
 
 LAYOUT_TITLES = {"official_v1": "an official ReXNetV1 checkpoint",
                  "official_lite": "an official ReXNetV1-lite checkpoint",
@@ -168,6 +169,8 @@ def load_state_into(model, spec, state, include_top=True, path=None, model_name=
             raise CheckpointError(path, f"the model {model_name!r} has no layer {entry.layer!r}")
         layer = model.get_layer(entry.layer)
         values = entry.to_keras([state[k] for k, _ in entry.tensors()])
+        # A model taking other than 3 channels: the stem kernel adapted as timm does.
+        values = adapt_stem(layer, values, spec.in_channels)
         current = layer.get_weights()
         if [v.shape for v in values] != [c.shape for c in current]:
             raise CheckpointError(

@@ -103,13 +103,21 @@ def verify_model(model, spec, state, layout, checkpoint="", input_size=(224, 224
     """
     import keras
 
-    from keras_rexnet.model import build_from_spec
+    from keras_rexnet.model import build_from_spec, model_data_format
 
     start = time.time()
     classes = model.get_layer("predictions").units
+    stem_in = model.get_layer("stem_conv").kernel.shape[2]
+    if stem_in != spec.in_channels:
+        raise ValueError(f"{model.name!r} takes {stem_in} input channels; the checkpoint's model "
+                         f"(and the oracle) {spec.in_channels}: verify a {spec.in_channels}-channel "
+                         "model")
+    # The model's own layout (channels first or last); the oracle works in NHWC.
+    data_format = model_data_format(model)
+    first = data_format == "channels_first"
     twin = build_from_spec(spec, weights=None, classes=classes, classifier_activation=None,
                            include_preprocessing=False, dropout_rate=0.0,
-                           kernel_initializer="zeros")
+                           kernel_initializer="zeros", data_format=data_format)
     for layer in twin.layers:
         if layer.weights:
             layer.set_weights(model.get_layer(layer.name).get_weights())
@@ -120,10 +128,12 @@ def verify_model(model, spec, state, layout, checkpoint="", input_size=(224, 224
     # The oracle first: right after a TensorFlow predict the framework's idle worker threads
     # still spin and slow NumPy's BLAS threads down several times on a 2-core machine.
     theirs = oracle.intermediates(spec, state, layout, x, classes=classes)
-    ours = probe.predict(x, verbose=0)
+    ours = probe.predict(x.transpose(0, 3, 1, 2) if first else x, verbose=0)
     diffs = []
     for name, a in zip(names, ours):
         a = np.asarray(a)
+        if first and a.ndim == 4:
+            a = a.transpose(0, 2, 3, 1)  # NCHW -> NHWC, as the oracle's
         b = theirs[name]
         if b.shape != a.shape:
             raise ValueError(f"layer {name!r}: the Keras model gives shape {a.shape}, the "

@@ -4,7 +4,7 @@ The public names load on first use (PEP 562): ``import keras_rexnet`` imports ne
 nor a backend, so the ``keras-rexnet`` command and ``keras_rexnet.spec`` start at once, and
 ``keras_rexnet.ReXNetV1`` or ``from keras_rexnet import ReXNetV1`` import Keras when asked.
 
-The two custom layers (``keras_rexnet.layers``) register with Keras as soon as Keras is
+The custom layers (``keras_rexnet.layers``) register with Keras as soon as Keras is
 imported, in either order (``import keras_rexnet`` before or after ``import keras``), so a
 saved ``.keras`` file loads with ``keras.saving.load_model`` and no ``custom_objects``.
 """
@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 # public name -> the module that defines it
 _EXPORTS = {
     "CheckpointError": "keras_rexnet.errors",
+    "DropPath": "keras_rexnet.layers",
     "PartialShortcut": "keras_rexnet.layers",
     "PretrainedError": "keras_rexnet.pretrained",
     "ReXNetPlain": "keras_rexnet.model",

@@ -21,8 +21,12 @@ def _foldable_pairs(model):
         if not isinstance(src, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D,
                                 keras.layers.Dense)):
             continue
+        ndim = len(layer.input.shape)
+        # the BN must normalize the layer's output channels (axis 1 in channels first)
+        channel = 1 if ndim > 2 and getattr(src, "data_format", None) == "channels_first" \
+            else ndim - 1
         if graph[src.name].calls != 1 or graph[src.name].consumers != [layer.name] \
-                or layer.axis not in (-1, len(layer.input.shape) - 1):
+                or layer.axis % ndim != channel:
             continue
         if isinstance(src, keras.layers.DepthwiseConv2D) and src.depth_multiplier != 1:
             continue
@@ -45,6 +49,11 @@ def fold_batchnorm(model):
         config = layer.get_config()
         if layer.name in pairs:
             config["use_bias"] = True
+            if layer.__class__ is keras.layers.Conv2D and config.get("data_format") == \
+                    "channels_first":
+                from keras_rexnet.layers import Conv2D  # a right bias in channels first
+
+                return Conv2D.from_config(config)
             return layer.__class__.from_config(config)
         if layer.name in folded_bns:
             return keras.layers.Activation("linear", name=layer.name)
@@ -76,7 +85,7 @@ def fold_batchnorm(model):
         if isinstance(layer, keras.layers.DepthwiseConv2D):
             kernel = kernel * scale.reshape(1, 1, -1, 1)
         else:
-            kernel = kernel * scale  # HWIO or (in, out): output channels last
+            kernel = kernel * scale  # HWIO or (in, out), in either data format: outputs last
         bias = (bias - mean) * scale + beta
         target.set_weights([kernel.astype(np.float32), bias.astype(np.float32)])
     return new

@@ -10,11 +10,22 @@ import math
 def _static(model, input_size):
     import keras
 
+    from keras_rexnet.model import model_data_format
+
     shape = tuple(model.input.shape[1:])
     if all(d is not None for d in shape):
         return model
     h, w = input_size
+    if model_data_format(model) == "channels_first":
+        return keras.models.clone_model(model, input_tensors=keras.Input((shape[0], h, w)))
     return keras.models.clone_model(model, input_tensors=keras.Input((h, w, shape[-1])))
+
+
+def _hwc(layer, shape):
+    """``(height, width, channels)`` of a 4-D shape in ``layer``'s data format."""
+    if getattr(layer, "data_format", "channels_last") == "channels_first":
+        return shape[2], shape[3], shape[1]
+    return shape[1], shape[2], shape[3]
 
 
 def count_macs(model, input_size=(224, 224), per_layer=False):
@@ -31,12 +42,12 @@ def count_macs(model, input_size=(224, 224), per_layer=False):
     table = {}
     for layer in model.layers:
         if isinstance(layer, keras.layers.DepthwiseConv2D):
-            _, h, w, c = layer.output.shape
+            h, w, c = _hwc(layer, layer.output.shape)
             kh, kw = layer.kernel_size
             table[layer.name] = h * w * kh * kw * c
         elif isinstance(layer, keras.layers.Conv2D):
-            _, h, w, cout = layer.output.shape
-            cin = layer.input.shape[-1]
+            h, w, cout = _hwc(layer, layer.output.shape)
+            cin = _hwc(layer, layer.input.shape)[2]
             kh, kw = layer.kernel_size
             table[layer.name] = h * w * kh * kw * (cin // layer.groups) * cout
         elif isinstance(layer, keras.layers.Dense):

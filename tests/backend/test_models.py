@@ -91,7 +91,7 @@ def test_dynamic_input_size(lite):
     (dict(weights="imagenet", classifier_activation="relu"), "classifier_activation"),
     (dict(input_shape=(31, 224, 3)), "at least 32x32"),
     (dict(input_shape=(224, 16, 3)), "at least 32x32"),
-    (dict(input_shape=(224, 224, 1)), "3 \\(RGB\\) channels"),
+    (dict(input_shape=(224, 224, 0)), "channels >= 1"),
     (dict(input_shape=(224, 224)), "height, width, channels"),
     (dict(include_top=False, pooling="sum"), "pooling"),
     (dict(classes=0), "classes"),
