@@ -1,15 +1,140 @@
-"""The Android Task Library ImageClassifier's rules, applied to a ``.tflite`` file offline.
+"""Will an Android app load this ``.tflite`` file? Asked of the runtimes apps use, plus the rules
+no runtime checks.
 
-Mirrors ``BuildInputImageTensorSpecs`` (``cc/task/vision/utils/image_tensor_specs.cc``) and
-``ImageClassifier::CheckAndSetOutputs`` (``cc/task/vision/image_classifier.cc``) of
-tflite-support, plus this project's requirement that the labels ship in the file.
+:func:`android_report` loads the file in MediaPipe Tasks' ``ImageClassifier`` and in the TFLite
+Task Library's (``keras_rexnet.tflite.runtimes``), runs TensorFlow Lite's GPU delegate analyzer,
+and lists the ops with their versions, the size and the input/output types. :func:`rule_violations`
+is this project's offline copy of the Task Library's rules (``BuildInputImageTensorSpecs``,
+``cc/task/vision/utils/image_tensor_specs.cc``, and ``ImageClassifier::CheckAndSetOutputs``,
+``cc/task/vision/image_classifier.cc``, of tflite-support) with what no runtime checks: the labels
+packed in the file, one per class. It still answers where a runtime is not installed.
 """
 
-from keras_rexnet.tflite.metadata import read_model
+import contextlib
+import dataclasses
+import os
+import pathlib
+import tempfile
+
+from keras_rexnet.tflite.metadata import _read_bytes, op_versions, read_model
 
 
-def check_android(path):
-    """Return the list of violations (empty: the Task Library's ImageClassifier accepts it).
+@dataclasses.dataclass
+class AndroidReport:
+    """What :func:`android_report` found for one file."""
+
+    size: int
+    input: str  # e.g. "uint8 1x224x224x3"
+    output: str
+    ops: list  # [(op name, version)]
+    mediapipe: object  # None: loads; str: its error text
+    task_library: object
+    unchecked: dict  # {runtime: why it was not asked} (not installed)
+    gpu: object  # runtimes.GpuAnalysis, or None when not analysed
+    gpu_error: str  # why there is no GPU analysis ("" when there is one)
+    rules: list  # rule_violations()
+
+    @property
+    def violations(self):
+        """Every objection: each runtime's refusal (its own words), then the rules'."""
+        from keras_rexnet.tflite.runtimes import MEDIAPIPE, TASK_LIBRARY
+
+        out = [f"{name} refuses the file: {err}"
+               for name, err in ((MEDIAPIPE, self.mediapipe), (TASK_LIBRARY, self.task_library))
+               if err is not None]
+        return out + list(self.rules)
+
+    def summary(self):
+        from keras_rexnet.tflite.runtimes import MEDIAPIPE, TASK_LIBRARY
+
+        lines = [f"size {self.size / 1e6:.2f} MB, input {self.input}, output {self.output}"]
+        for name, err in ((MEDIAPIPE, self.mediapipe), (TASK_LIBRARY, self.task_library)):
+            if name in self.unchecked:
+                lines.append(f"{name}: not checked ({self.unchecked[name]})")
+            else:
+                lines.append(f"{name}: {'loads it' if err is None else 'refuses it: ' + err}")
+        if self.gpu is not None:
+            lines.append(f"GPU delegate: {self.gpu.summary()}")
+            for index, name, reason in self.gpu.fallback:
+                lines.append(f"  - Op#{index} {name}: {reason}")
+        else:
+            lines.append(f"GPU delegate: not analysed ({self.gpu_error})")
+        lines.append("ops: " + ", ".join(f"{name} v{v}" for name, v in self.ops))
+        if self.violations:
+            lines.append("Android runtimes would reject this file:")
+            lines += [f"  - {v}" for v in self.violations]
+        else:
+            lines.append("Android runtimes: no objections")
+        return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def _as_file(path):
+    """``path`` as a file path (bytes are written to a temporary file)."""
+    if isinstance(path, (bytes, bytearray, memoryview)):
+        with tempfile.TemporaryDirectory(prefix="keras_rexnet_android_") as tmp:
+            file = pathlib.Path(tmp) / "model.tflite"
+            file.write_bytes(bytes(path))
+            yield file
+    else:
+        yield pathlib.Path(os.fspath(path))
+
+
+def _tensor(t):
+    return f"{t.dtype} {'x'.join(str(d) for d in t.shape)}"
+
+
+def android_report(path, runtimes=True, gpu=True):
+    """Load ``path`` (a file or the model's bytes) in the Android runtimes and report.
+
+    ``runtimes``: ask MediaPipe Tasks and the Task Library (each skipped, and said so, when not
+    installed); ``gpu``: run TensorFlow Lite's GPU delegate analyzer (needs TensorFlow).
+    Raises ``ValueError`` when the data is not a TFLite file.
+    """
+    from keras_rexnet.tflite import runtimes as rt
+
+    buf = _read_bytes(path)
+    info = read_model(buf)
+    rules = rule_violations(buf)
+    mediapipe = task_library = None
+    unchecked = {}
+    analysis, gpu_error = None, "not asked"
+    with _as_file(path) as f:
+        if runtimes:
+            for name, ask in ((rt.MEDIAPIPE, rt.mediapipe_error),
+                              (rt.TASK_LIBRARY, rt.task_library_error)):
+                try:
+                    err = ask(f)
+                except rt.RuntimeUnavailable as e:
+                    unchecked[name] = str(e)
+                    continue
+                if name == rt.MEDIAPIPE:
+                    mediapipe = err
+                else:
+                    task_library = err
+        else:
+            unchecked = {rt.MEDIAPIPE: "not asked", rt.TASK_LIBRARY: "not asked"}
+        if gpu:
+            try:
+                analysis, gpu_error = rt.gpu_analysis(buf), ""
+            except ImportError as e:
+                gpu_error = f"TensorFlow's analyzer is not importable: {e}"
+    return AndroidReport(
+        size=info.size, input=", ".join(_tensor(t) for t in info.inputs),
+        output=", ".join(_tensor(t) for t in info.outputs), ops=op_versions(buf),
+        mediapipe=mediapipe, task_library=task_library, unchecked=unchecked, gpu=analysis,
+        gpu_error=gpu_error, rules=rules)
+
+
+def check_android(path, runtimes=True):
+    """Every objection to ``path`` (a file or the model's bytes) that an Android app would meet:
+    MediaPipe Tasks' and the Task Library's refusals (their own error text, when they are
+    installed), then :func:`rule_violations`. Empty: both runtimes load it."""
+    return android_report(path, runtimes=runtimes, gpu=False).violations
+
+
+def rule_violations(path):
+    """The Task Library ImageClassifier's rules, checked offline (empty: none broken).
 
     Rules: one input tensor, 1xHxWx3 with fixed H, W > 0, uint8 or float32; input metadata (if
     any) for one tensor, ImageProperties in RGB; NormalizationOptions present for float32

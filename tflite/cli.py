@@ -15,7 +15,8 @@ def add_export_parser(sub):
         description="Export a ReXNet model to a .tflite file with Android Task Library metadata "
                     "(float32, float16, dynamic-range or full-integer int8 with uint8 input and "
                     "output) or to ONNX, then print its size, agreement with the Keras model and "
-                    "latency, and the Task Library's objections if any.")
+                    "latency, and whether MediaPipe Tasks and the TFLite Task Library load it, "
+                    "its GPU delegate compatibility and its ops with their versions.")
     p.add_argument("model", metavar="MODEL_OR_WEIGHTS",
                    help="a model name (keras-rexnet list; ImageNet weights unless --weights), a "
                         f".keras file or a PyTorch checkpoint ({'/'.join(CHECKPOINT_SUFFIXES)})")
@@ -72,7 +73,7 @@ def _cmd_export(args):
     from keras_rexnet.tflite import calibration as cal
     from keras_rexnet.tflite.evaluate import evaluate, evaluate_onnx
     from keras_rexnet.tflite import export as ex
-    from keras_rexnet.tflite.android import check_android
+    from keras_rexnet.tflite.android import android_report
     from keras_rexnet.tflite.requirements import require
 
     out = pathlib.Path(args.output)
@@ -129,12 +130,10 @@ def _cmd_export(args):
         print(f"checked on {source}:")
         print(result.summary())
     if fmt == "tflite":
-        violations = check_android(out)
-        if violations:
-            print("Android Task Library ImageClassifier would reject this file:")
-            for v in violations:
-                print(f"  - {v}")
-        else:
-            print("Android Task Library ImageClassifier: no objections")
+        # MediaPipe Tasks and the Task Library load the file; the GPU delegate analysis; ops.
+        with _quiet(args):
+            report = android_report(out)
+        print("Android:")
+        print(report.summary())
     sys.stdout.flush()
     return 0

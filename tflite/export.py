@@ -26,6 +26,8 @@ from keras_rexnet.files import atomic_path, atomic_write
 QUANTIZATIONS = (None, "float16", "dynamic", "int8")
 DEFAULT_SIZE = (224, 224)
 WORKER_TIMEOUT = 3600
+# The converter setting that keeps dynamic-range dense layers at an op version old runtimes know.
+DENSE_PER_TENSOR = "_experimental_disable_per_channel_quantization_for_dense_layers"
 
 
 class QuantizationWarning(UserWarning):
@@ -157,6 +159,14 @@ def pixel_normalization(model):
             [round(255.0 * s, 6) for s in IMAGENET_STD])
 
 
+def channels_last(model):
+    """``model``, or for a channels_first model its channels_last copy with the same weights
+    (:func:`keras_rexnet.model.convert_data_format`): the exported files take NHWC images."""
+    from keras_rexnet.model import convert_data_format
+
+    return convert_data_format(model, "channels_last")
+
+
 def with_preprocessing(model):
     """``model`` behind the builders' ImageNet Rescaling + Normalization layers
     (:func:`keras_rexnet.model.imagenet_preprocessing_layers`): it then takes RGB pixels."""
@@ -232,7 +242,8 @@ def fused_pixel_graph(model, input_size=None, rows=True):
         return model
     shape = tuple(input_size or model.inputs[0].shape[1:3]) + (3,)
     inp = keras.Input(shape=shape, name="image")
-    layer = keras.layers.DepthwiseConv2D(1, use_bias=True, name="pixel_normalization")
+    layer = keras.layers.DepthwiseConv2D(1, use_bias=True, name="pixel_normalization",
+                                         data_format="channels_last")
     h, w = shape[:2]
     if rows and h is not None and w is not None:
         x = keras.layers.Reshape((h, 1, w * 3), name="pixel_rows")(inp)
@@ -332,13 +343,16 @@ def export_tflite(model, path, quantization=None, representative_data=None, labe
         input_size: ``(height, width)`` of the exported input (default: the model's, or 224x224
             for models built for any size). The file takes exactly one 1xHxWx3 image.
 
-    The file takes raw RGB pixels: the ImageNet normalization is in the graph when the model
-    has it (``include_preprocessing=True``; metadata then declares mean 0, std 1), or declared
-    in the metadata (mean 255*m, std 255*s) for float files of models without it. int8 files
-    of models without it get the normalization prepended, since a uint8 input holds pixels.
+    The file takes raw RGB pixels, and the ImageNet normalization is always in the graph (the
+    metadata declares mean 0, std 1): models without it (``include_preprocessing=False``) get
+    it prepended, since MediaPipe Tasks refuses per-channel NormalizationOptions and a uint8
+    input holds pixels.
     In the file the normalization is one per-channel affine op (:func:`fused_pixel_graph`).
-    The written file is checked with :func:`check_android`; violations are warned
-    about (:class:`AndroidCompatibilityWarning`). Works on every Keras backend (see module doc).
+    The written file is checked with :func:`check_android` (loaded in MediaPipe Tasks and the
+    TFLite Task Library where installed, and the rules no runtime checks); objections are
+    warned about (:class:`AndroidCompatibilityWarning`). ``"dynamic"`` keeps dense layers'
+    weights per-tensor so that FULLY_CONNECTED stays at an op version the Task Library 0.4.4
+    knows. Works on every Keras backend (see module doc).
 
     Returns the path (``pathlib.Path``). Raises ``ValueError`` on bad arguments.
     """
@@ -351,7 +365,7 @@ def export_tflite(model, path, quantization=None, representative_data=None, labe
     path = output_path(path, ".tflite")
     require("tflite", metadata=metadata not in (False, None),
             images=isinstance(representative_data, (str, os.PathLike)))  # before any work
-    model = load_model(model)
+    model = channels_last(load_model(model))  # phones take NHWC
     size = resolve_input_size(model, input_size)
     classes = classes_of(model)
     label_list = resolve_labels(labels, classes)
@@ -370,7 +384,9 @@ def export_tflite(model, path, quantization=None, representative_data=None, labe
     elif representative_data is not None:
         warnings.warn(f"representative_data is used by quantization='int8' only; ignored for "
                       f"{quantization or 'float32'}", UserWarning, stacklevel=2)
-    inside = has_preprocessing(model) or quantization == "int8"
+    # Always in the graph: MediaPipe Tasks refuses per-channel NormalizationOptions ("Per-channel
+    # image normalization is not available."), and a uint8 input holds pixels anyway.
+    inside = True
     fields = _metadata_fields(model, metadata, quantization, size, inside, classes)
     job = dict(quantization=quantization, labels=label_list, metadata=fields,
                input_size=list(size))
@@ -380,10 +396,10 @@ def export_tflite(model, path, quantization=None, representative_data=None, labe
         _in_tensorflow_process("tflite", model, path, calibration=calibration, **job)
     from keras_rexnet.tflite.android import check_android
 
+    # Loaded in MediaPipe Tasks and the Task Library (where installed), and the rules.
     violations = check_android(path)
     if violations:
-        warnings.warn(f"{path.name} would be rejected by the Android Task Library's "
-                      f"ImageClassifier: " + "; ".join(violations),
+        warnings.warn(f"{path.name} would be rejected on Android: " + "; ".join(violations),
                       AndroidCompatibilityWarning, stacklevel=2)
     return path
 
@@ -398,8 +414,19 @@ def _converter_options(quantization, calibration):
         return {"optimizations": [tf.lite.Optimize.DEFAULT],
                 "target_spec": {"supported_ops": builtins, "supported_types": [tf.float16]}}
     if quantization == "dynamic":
+        # Per-channel int8 weights in the classifier's FULLY_CONNECTED make it op version 12,
+        # which the TFLite Task Library 0.4.4 refuses ("Didn't find op for builtin opcode
+        # 'FULLY_CONNECTED' version '12'"); per-tensor weights for dense layers give version 9,
+        # which it loads (convolutions keep per-channel weights). tests/tflite/test_runtimes.py
+        # loads the file in it and in MediaPipe Tasks.
+        if not hasattr(tf.lite.TFLiteConverter([], None), DENSE_PER_TENSOR):
+            raise ValueError(
+                f"quantization='dynamic' needs TensorFlow's converter setting {DENSE_PER_TENSOR} "
+                f"(TensorFlow {tf.__version__} lacks it): without it FULLY_CONNECTED is op version "
+                f"12, which needs a runtime as new as MediaPipe Tasks 1.2 (the TFLite Task "
+                f"Library 0.4.4 refuses it); upgrade TensorFlow or use 'float16' or 'int8'")
         return {"optimizations": [tf.lite.Optimize.DEFAULT],
-                "target_spec": {"supported_ops": builtins}}
+                "target_spec": {"supported_ops": builtins}, DENSE_PER_TENSOR: True}
 
     def representative_dataset():
         for image in calibration:
@@ -444,7 +471,7 @@ def _export_tflite_tf(model, path, quantization, calibration, labels, metadata, 
     if keras.config.backend() != "tensorflow":  # pragma: no cover - guarded by the callers
         raise RuntimeError("TFLite conversion runs on the TensorFlow backend only")
     h, w = input_size
-    if quantization == "int8" and not has_preprocessing(model):
+    if not has_preprocessing(model):  # the metadata then declares identity (see export_tflite)
         model = with_preprocessing(model)
     mean, std = pixel_normalization(model)
     model = fused_pixel_graph(model, input_size=(h, w))
@@ -477,7 +504,7 @@ def export_onnx(model, path, input_size=None, opset=None):
 
     path = output_path(path, ".onnx")
     require("onnx")  # before any work
-    model = load_model(model)
+    model = channels_last(load_model(model))  # NHWC, as the TFLite file
     h, w = image_input_shape(model)
     if input_size is not None:
         h, w = resolve_input_size(model, input_size)

@@ -265,3 +265,25 @@ def input_consumers(model_buffer):
             c = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
             out.append(names.get(c, f"op{c}"))
     return out
+
+
+def op_versions(model_buffer):
+    """``[(builtin operator name, version)]`` of every operator code of a ``.tflite`` file (path
+    or bytes), sorted: what a runtime must know to load it (an older runtime refuses an op
+    version it does not know). Custom ops read as ``CUSTOM:name``."""
+    from tensorflow_lite_support.metadata import schema_py_generated as sfb
+
+    buf = _read_bytes(model_buffer)
+    if len(buf) < 8 or buf[4:8] != TFLITE_FILE_IDENTIFIER:
+        raise ValueError("not a TFLite model (no TFL3 flatbuffer identifier)")
+    names = {v: k for k, v in vars(sfb.BuiltinOperator).items() if not k.startswith("_")}
+    model = sfb.Model.GetRootAs(buf, 0)
+    found = set()
+    for i in range(model.OperatorCodesLength()):
+        code = model.OperatorCodes(i)
+        c = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+        name = names.get(c, f"op{c}")
+        if name == "CUSTOM":
+            name = f"CUSTOM:{_s(code.CustomCode())}"
+        found.add((name, int(code.Version())))
+    return sorted(found)

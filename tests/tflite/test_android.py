@@ -1,5 +1,7 @@
-"""check_android: the Task Library ImageClassifier's rules, each shown to fire on a file that
-breaks it (tiny models keep the conversions fast) and to stay quiet on files that keep them."""
+"""check_android: the Task Library ImageClassifier's rules (rule_violations), each shown to fire
+on a file that breaks it (tiny models keep the conversions fast) and to stay quiet on files that
+keep them; exported files are also loaded in MediaPipe Tasks and the Task Library
+(tests/tflite/test_runtimes.py compares their scores)."""
 
 
 import numpy as np
@@ -9,6 +11,7 @@ from keras_rexnet import tflite
 from keras_rexnet.tflite.metadata import write_metadata
 
 LABELS = [f"class {i}" for i in range(10)]
+rules = tflite.android.rule_violations
 
 
 def _tiny(preprocessing=True, classes=10, output_rank=2):
@@ -106,41 +109,43 @@ def test_no_metadata(tiny, tmp_path):
 
 def test_uint8_input_needs_no_normalization_but_labels(tiny):
     buf = _int8(tiny, "uint8")
-    assert tflite.check_android(buf) == ["no TFLITE_METADATA: the Task Library needs input "
+    assert rules(buf) == ["no TFLITE_METADATA: the Task Library needs input "
                                          "normalization (for float input) and the label file "
                                          "from the model's metadata"]
     with_labels = write_metadata(buf, norm_mean=None, norm_std=None, labels=LABELS, **_fields())
-    assert tflite.check_android(with_labels) == []
+    assert rules(with_labels) == []
 
 
 def test_labels(tiny):
     buf = _convert(tiny)
     ok = write_metadata(buf, norm_mean=[0], norm_std=[1], labels=LABELS, **_fields())
-    assert tflite.check_android(ok) == []
-    v = tflite.check_android(write_metadata(buf, norm_mean=[0], norm_std=[1], labels=None,
+    assert rules(ok) == []
+    v = rules(write_metadata(buf, norm_mean=[0], norm_std=[1], labels=None,
                                             **_fields()))
     assert v == ["output 0 metadata has no TENSOR_AXIS_LABELS file"]
-    v = tflite.check_android(write_metadata(buf, norm_mean=[0], norm_std=[1], labels=LABELS[:9],
+    v = rules(write_metadata(buf, norm_mean=[0], norm_std=[1], labels=LABELS[:9],
                                             **_fields()))
     assert v == ["label file 'labels.txt' has 9 lines but output 0 has 10 classes"]
 
 
 def test_normalization_options(tiny):
     buf = _convert(tiny)
-    v = tflite.check_android(write_metadata(buf, norm_mean=None, norm_std=None, labels=LABELS,
+    v = rules(write_metadata(buf, norm_mean=None, norm_std=None, labels=LABELS,
                                             **_fields()))
     assert len(v) == 1 and _has(v, "float32 but the metadata has no NormalizationOptions")
-    v = tflite.check_android(write_metadata(buf, norm_mean=[1, 2], norm_std=[3, 4],
+    v = rules(write_metadata(buf, norm_mean=[1, 2], norm_std=[3, 4],
                                             labels=LABELS, **_fields()))
     assert _has(v, "only 1 or 3 mean and std values")
     ok = write_metadata(buf, norm_mean=[1, 2, 3], norm_std=[3, 4, 5], labels=LABELS, **_fields())
-    assert tflite.check_android(ok) == []
+    assert rules(ok) == []
 
 
 def test_int8_io_is_rejected(tiny):
     buf = write_metadata(_int8(tiny, "int8"), norm_mean=[0], norm_std=[1], labels=LABELS,
                          **_fields())
-    v = tflite.check_android(buf)
+    v = tflite.check_android(buf)  # the runtimes refuse it too, in their own words
+    assert _has(v, "MediaPipe Tasks ImageClassifier refuses the file: ")
+    assert _has(v, "TFLite Task Library 0.4.4 ImageClassifier refuses the file: ")
     assert _has(v, "input", "is int8; the Task Library takes uint8 or float32")
     assert _has(v, "output 0", "is int8; expected uint8 or float32")
 
@@ -148,16 +153,16 @@ def test_int8_io_is_rejected(tiny):
 def test_batch_and_shape_rules(tiny):
     buf = write_metadata(_convert(tiny, batch=2), norm_mean=[0], norm_std=[1], labels=LABELS,
                          **_fields())
-    v = tflite.check_android(buf)
+    v = rules(buf)
     assert _has(v, "is 2x32x32x3; it must be 1 x height x width x 3")
     assert _has(v, "output 0 has batch size 2")
     # a [1, 1, 1, N] output is fine; a [1, 1, N] one is not
     rank4 = write_metadata(_convert(_tiny(output_rank=4)), norm_mean=[0], norm_std=[1],
                            labels=LABELS, **_fields())
-    assert tflite.check_android(rank4) == []
+    assert rules(rank4) == []
     rank3 = write_metadata(_convert(_tiny(output_rank=3)), norm_mean=[0], norm_std=[1],
                            labels=LABELS, **_fields())
-    assert tflite.check_android(rank3) == ["output 0 has 3 dimensions; expected [1, N] or "
+    assert rules(rank3) == ["output 0 has 3 dimensions; expected [1, N] or "
                                            "[1, 1, 1, N]"]
 
 
@@ -177,7 +182,7 @@ def test_dynamic_size_is_rejected():
         with open(f"{tmp}/m.tflite", "rb") as f:
             buf = f.read()
     buf = write_metadata(buf, norm_mean=[0], norm_std=[1], labels=LABELS, **_fields())
-    assert _has(tflite.check_android(buf), "no fixed positive height and width")
+    assert _has(rules(buf), "no fixed positive height and width")
 
 
 def test_not_a_tflite_file(tmp_path):

@@ -56,7 +56,10 @@ def test_int8_tflite_from_a_keras_file(tiny_keras, photo_dir, tmp_path, capsys):
     assert "uint8 input, uint8 output" in text
     assert "agreement with Keras on 8 images: top-1" in text
     assert "median latency (XNNPACK)" in text and "at 2 threads" in text
-    assert "Android Task Library ImageClassifier: no objections" in text
+    assert "Android runtimes: no objections" in text
+    assert "MediaPipe Tasks ImageClassifier: loads it" in text
+    assert "TFLite Task Library 0.4.4 ImageClassifier: loads it" in text
+    assert "GPU delegate: " in text and "FULLY_CONNECTED v" in text
     md = tflite.read_metadata(out)
     assert md["labels"] == [f"digit {i}" for i in range(10)] and md["name"] == "tiny"
 
@@ -76,7 +79,8 @@ def test_tflite_violations_are_printed(tiny_keras, tmp_path, capsys):
     assert run([str(tiny_keras), "--format", "tflite", "--labels", "none", "--no-metadata",
                 "--no-eval", "-o", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "Android Task Library ImageClassifier would reject this file:" in text
+    assert "Android runtimes would reject this file:" in text
+    assert "TFLite Task Library 0.4.4 ImageClassifier: refuses it: " in text, text
     assert "NormalizationOptions" in text
 
 
