@@ -3,12 +3,17 @@
 Recipe (paper Section 5.1 and the official README): SGD with momentum 0.9, learning rate
 0.5 for batch 512 scaled linearly with the batch size, cosine schedule with linear warm-up,
 weight decay 1e-5 not applied to BatchNorm parameters and biases, label smoothing 0.1,
-dropout 0.2, RandAugment (magnitude 9), random erasing (p = 0.2), 400 epochs.
+dropout 0.2, RandAugment (magnitude 9), random erasing (p = 0.2), 400 epochs. Optional:
+stochastic depth (``--drop-path RATE``) and an exponential moving average of the weights
+(``--ema DECAY``: Keras' ``use_ema``; validation and the checkpoints use the averaged weights).
 
 Data: ``DATA/train/<class>/*.jpg`` and ``DATA/val/<class>/*.jpg`` read with tf.data
 (``keras.utils.image_dataset_from_directory``; Keras' preprocessing layers run inside the
 tf.data pipeline on every backend). Checkpoints: ``OUT/last.keras`` and ``OUT/state.json``
-after every epoch; ``--resume`` continues from them (optimizer state included).
+after every epoch; ``--resume`` continues from them (optimizer state included). With ``--ema``
+the model in ``last.keras`` holds the averaged weights and the optimizer's average slots hold
+the trained ones (the two swapped, as ``keras.callbacks.SwapEMAWeights`` does);
+``state.json`` says so and ``--resume`` swaps them back before training on.
 
 Data parallel: ``keras.distribution.DataParallel`` on JAX (all local devices;
 ``XLA_FLAGS=--xla_force_host_platform_device_count=2`` makes two CPU devices),
@@ -87,25 +92,65 @@ def _distribution(mode):
     return contextlib.nullcontext(), 1
 
 
+def _ema_pairs(optimizer):
+    """``[(model variable, its moving average)]`` of an optimizer built with ``use_ema=True``
+    (the inner optimizer of a ``LossScaleOptimizer`` included); ``[]`` without EMA."""
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    if not getattr(inner, "use_ema", False) or not getattr(inner, "built", False):
+        return []
+    return list(zip(inner._trainable_variables, inner._model_variables_moving_average))
+
+
+def swap_ema_weights(model):
+    """Swap ``model``'s trainable weights with its optimizer's moving averages, in place
+    (``keras.callbacks.SwapEMAWeights``' swap): a second call undoes the first."""
+    for var, average in _ema_pairs(model.optimizer):
+        trained = keras.ops.convert_to_numpy(var)
+        var.assign(keras.ops.convert_to_numpy(average))
+        average.assign(trained)
+
+
 class _SaveState(keras.callbacks.Callback):
-    def __init__(self, out):
+    """Saves ``last.keras`` and ``state.json`` after every epoch; with EMA the saved model holds
+    the averaged weights (the trained ones wait in the optimizer's average slots)."""
+
+    def __init__(self, out, ema=None, drop_path_rate=0.0):
         super().__init__()
         self.out = pathlib.Path(out)
+        self.ema, self.drop_path_rate = ema, drop_path_rate
 
     def on_epoch_end(self, epoch, logs=None):
-        with atomic_path(self.out / "last.keras", ".keras") as tmp:
-            self.model.save(tmp)
+        swapped = bool(_ema_pairs(self.model.optimizer))
+        if swapped:
+            swap_ema_weights(self.model)
+        try:
+            with atomic_path(self.out / "last.keras", ".keras") as tmp:
+                self.model.save(tmp)
+        finally:
+            if swapped:
+                swap_ema_weights(self.model)
         atomic_write(self.out / "state.json", json.dumps(
-            {"epoch": epoch + 1, "logs": {k: float(v) for k, v in (logs or {}).items()}}).encode())
+            {"epoch": epoch + 1, "logs": {k: float(v) for k, v in (logs or {}).items()},
+             "ema": self.ema, "ema_in_model": swapped,
+             "drop_path_rate": self.drop_path_rate}).encode())
 
 
 def train(data, out, model_name="rexnet_100", epochs=400, batch_size=512, lr=None,
           warmup_epochs=5, weight_decay=1e-5, label_smoothing=0.1, dropout_rate=0.2,
           randaugment=9, random_erasing=0.2, image_size=224, steps_per_epoch=None,
-          resume=False, distribute="auto", seed=0, verbose="auto"):
-    """Train ``model_name`` from scratch with the paper's recipe; returns the Keras History."""
+          resume=False, distribute="auto", seed=0, verbose="auto", ema=None, drop_path_rate=0.0):
+    """Train ``model_name`` from scratch with the paper's recipe; returns the Keras History.
+
+    ``ema``: decay of an exponential moving average of the weights (e.g. 0.9999; None: off),
+    which validation and the saved checkpoints use; ``drop_path_rate``: stochastic depth.
+    """
     from keras_rexnet.model import create_model
 
+    if ema is not None and not (isinstance(ema, (int, float)) and 0 < ema < 1):
+        raise ValueError(f"--ema must be a decay in (0, 1), e.g. 0.9999; got {ema!r}")
+    if not (isinstance(drop_path_rate, (int, float)) and 0 <= drop_path_rate < 1):
+        raise ValueError(f"--drop-path must be a rate in [0, 1); got {drop_path_rate!r}")
+    ema = float(ema) if ema is not None else None
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(seed)
@@ -119,18 +164,28 @@ def train(data, out, model_name="rexnet_100", epochs=400, batch_size=512, lr=Non
     initial_epoch = 0
     with scope:
         if resume and (out / "last.keras").is_file():
+            state = json.loads((out / "state.json").read_text())
+            for key, flag, value in (("ema", "--ema", ema),
+                                     ("drop_path_rate", "--drop-path", drop_path_rate)):
+                saved = state.get(key, None if key == "ema" else 0.0)
+                if saved != value:
+                    raise ValueError(f"{out / 'state.json'}: the run was started with {flag} "
+                                     f"{saved}; resume it with the same value (got {value})")
             model = keras.saving.load_model(out / "last.keras")
-            initial_epoch = json.loads((out / "state.json").read_text())["epoch"]
+            initial_epoch = state["epoch"]
+            if state.get("ema_in_model"):  # the saved model holds the averages: swap back
+                swap_ema_weights(model)
         else:
             model = create_model(model_name, weights=None, classes=len(classes),
                                  input_shape=(image_size, image_size, 3),
-                                 dropout_rate=dropout_rate)
+                                 dropout_rate=dropout_rate, drop_path_rate=drop_path_rate)
             schedule = keras.optimizers.schedules.CosineDecay(
                 initial_learning_rate=0.0, warmup_target=lr,
                 warmup_steps=warmup_epochs * steps, decay_steps=max(1, (epochs - warmup_epochs)
                                                                      * steps))
             optimizer = keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True,
-                                             weight_decay=weight_decay)
+                                             weight_decay=weight_decay, use_ema=ema is not None,
+                                             ema_momentum=0.99 if ema is None else ema)
             # no weight decay on BatchNorm parameters and biases
             optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
             model.compile(optimizer=optimizer,
@@ -139,11 +194,15 @@ def train(data, out, model_name="rexnet_100", epochs=400, batch_size=512, lr=Non
                           metrics=["accuracy"])
     (out / "classes.json").write_text(json.dumps(classes))
     print(f"training {model.name} on {len(classes)} classes, batch {batch_size} over "
-          f"{replicas} device(s), lr {lr:g}, epochs {initial_epoch}->{epochs}", flush=True)
+          f"{replicas} device(s), lr {lr:g}, epochs {initial_epoch}->{epochs}"
+          + (f", EMA {ema:g}" if ema is not None else "")
+          + (f", drop path {drop_path_rate:g}" if drop_path_rate else ""), flush=True)
+    # validation runs on the averaged weights (SwapEMAWeights swaps them in for evaluation)
+    callbacks = [keras.callbacks.SwapEMAWeights()] if ema is not None else []
+    callbacks += [_SaveState(out, ema, drop_path_rate),
+                  keras.callbacks.CSVLogger(out / "log.csv", append=resume)]
     return model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
-                     steps_per_epoch=steps_per_epoch, verbose=verbose,
-                     callbacks=[_SaveState(out), keras.callbacks.CSVLogger(out / "log.csv",
-                                                                           append=resume)])
+                     steps_per_epoch=steps_per_epoch, verbose=verbose, callbacks=callbacks)
 
 
 def build_parser(parser=None):
@@ -167,6 +226,11 @@ def build_parser(parser=None):
     parser.add_argument("--distribute", choices=["auto", "none", "data_parallel"],
                         default="auto")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ema", type=float, default=None, metavar="DECAY",
+                        help="keep an exponential moving average of the weights with this decay "
+                             "(e.g. 0.9999); validation and the checkpoints use it")
+    parser.add_argument("--drop-path", type=float, default=0.0, metavar="RATE",
+                        help="stochastic depth rate of the last block (rising linearly from 0)")
     return parser
 
 
@@ -177,7 +241,8 @@ def run(args):
                     dropout_rate=args.dropout, randaugment=args.randaugment,
                     random_erasing=args.random_erasing, image_size=args.image_size,
                     steps_per_epoch=args.steps_per_epoch, resume=args.resume,
-                    distribute=args.distribute, seed=args.seed, verbose=2)
+                    distribute=args.distribute, seed=args.seed, verbose=2, ema=args.ema,
+                    drop_path_rate=args.drop_path)
     last = {k: round(v[-1], 4) for k, v in history.history.items()}
     print(json.dumps({"epochs": len(history.epoch), "last": last}))
     return 0

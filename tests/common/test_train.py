@@ -1,4 +1,5 @@
-"""scripts/train_imagenet.py: 2 steps on a tiny folder of real photo crops, resume, data parallel."""
+"""scripts/train_imagenet.py: 2 steps on a tiny folder of real photo crops, resume, data parallel,
+EMA (the checkpoint holds the averaged weights) and drop path."""
 
 import json
 import os
@@ -66,3 +67,82 @@ def test_train_rejects_a_folder_without_splits(tmp_path):
                           text=True, env=dict(os.environ, KERAS_BACKEND="torch"))
     assert proc.returncode == 2 and "expected DATA/train/<class>/" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_checkpoint_holds_the_ema_weights_and_resume_swaps_them_back(tmp_path):
+    """In-process, on a small dense model: the saved model holds the optimizer's moving averages
+    (the trained weights in its average slots), the model trains on with its own weights, and
+    ``swap_ema_weights`` after loading gives the trained weights back."""
+    import keras
+
+    from keras_rexnet import train
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="d")])
+    model.compile(optimizer=keras.optimizers.SGD(0.1, use_ema=True, ema_momentum=0.5),
+                  loss="mse")
+    seen = {}
+
+    class Record(keras.callbacks.Callback):  # runs after _SaveState
+        def on_epoch_end(self, epoch, logs=None):
+            seen["trained"] = [np.array(v) for v in self.model.trainable_variables]
+            seen["averages"] = [np.array(a) for _, a in train._ema_pairs(self.model.optimizer)]
+
+    x = np.random.default_rng(0).normal(size=(8, 4)).astype("float32")
+    y = np.random.default_rng(1).normal(size=(8, 3)).astype("float32")
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0,
+              callbacks=[train._SaveState(tmp_path, ema=0.5), Record()])
+    assert len(seen["averages"]) == 2 and not np.allclose(seen["trained"][0],
+                                                           seen["averages"][0])
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert state["ema"] == 0.5 and state["ema_in_model"] is True
+    loaded = keras.saving.load_model(tmp_path / "last.keras")
+    for saved, average in zip(loaded.trainable_variables, seen["averages"]):
+        np.testing.assert_array_equal(np.array(saved), average)  # the model: the averages
+    for (_, slot), trained in zip(train._ema_pairs(loaded.optimizer), seen["trained"]):
+        np.testing.assert_array_equal(np.array(slot), trained)  # the slots: the trained ones
+    train.swap_ema_weights(loaded)  # what --resume does
+    for var, trained in zip(loaded.trainable_variables, seen["trained"]):
+        np.testing.assert_array_equal(np.array(var), trained)
+
+
+@pytest.mark.slow
+def test_train_two_steps_with_ema_and_drop_path(tiny_folder, tmp_path):
+    import keras
+
+    import keras_rexnet
+    from keras_rexnet import train
+
+    proc, result = _train(tiny_folder, tmp_path, "tensorflow", "--epochs", "1", "--ema",
+                          "0.9999", "--drop-path", "0.1")
+    assert "EMA 0.9999, drop path 0.1" in proc.stdout and np.isfinite(result["last"]["loss"])
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert (state["ema"], state["ema_in_model"], state["drop_path_rate"]) == (0.9999, True, 0.1)
+    model = keras.saving.load_model(tmp_path / "last.keras")
+    optimizer = model.optimizer
+    assert optimizer.use_ema and optimizer.ema_momentum == pytest.approx(0.9999)
+    rates = [layer.rate for layer in model.layers if isinstance(layer, keras_rexnet.DropPath)]
+    assert rates and max(rates) == pytest.approx(0.1)
+    # The model holds the averages, the optimizer's slots the trained weights. The warm-up starts
+    # at learning rate 0, so after 2 steps average = 0.9999 * initial + 0.0001 * trained; the
+    # BatchNorm scales start at 1 and the offsets at 0, which pins the averages down exactly.
+    pairs = [(var, average) for var, (_, average) in
+             zip(model.trainable_variables, train._ema_pairs(optimizer))]
+    checked = 0
+    for var, slot in pairs:
+        saved, trained = np.array(var), np.array(slot)
+        if var.path.endswith("gamma"):
+            np.testing.assert_allclose(saved, 0.9999 + 0.0001 * trained, rtol=0, atol=1e-6)
+            checked += 1
+        elif var.path.endswith("beta"):
+            np.testing.assert_allclose(saved, 0.0001 * trained, rtol=0, atol=1e-7)
+            checked += 1
+    assert checked > 50
+    assert any(not np.allclose(np.array(v), np.array(s)) for v, s in pairs)
+    # resuming asks for the same regularizers
+    bad = subprocess.run([sys.executable, str(ROOT / "scripts" / "train_imagenet.py"),
+                          str(tiny_folder), "-o", str(tmp_path), "--model", "rexnet_lite_100",
+                          "--batch-size", "4", "--image-size", "32", "--epochs", "2",
+                          "--resume"], capture_output=True, text=True,
+                         env=dict(os.environ, KERAS_BACKEND="tensorflow"))
+    assert bad.returncode == 2 and "started with --ema 0.9999" in bad.stderr
