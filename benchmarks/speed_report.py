@@ -83,8 +83,19 @@ def report(result):
     train = [r for r in rows if "train" in r["path"]]
     if train:
         out += ["", "Training throughput, images/s (batch 32, 128x128, SGD; Keras `train_on_batch`,"
-                " the step `model.fit` runs, vs a plain PyTorch loop on the timm model):", "",
-                "| model | PyTorch loop | " + " | ".join(s for _, s in BACKENDS) + " |",
+                " the step `model.fit` runs, vs a plain PyTorch loop on the timm model):", ""]
+        run = result.get("training_run")
+        if run:  # measured apart from the tables above (speed.py --only training)
+            m = run["machine"]
+            out += [f"Measured in a separate run (`benchmarks/speed.py --only training`, "
+                    f"{run['date']}): {m['cpu']}, {m['cores']} cores; median of "
+                    f"{run['train_runs']} steps, each Keras step alternated with a step of the "
+                    "PyTorch loop in the same process; (x time) divides by that process's "
+                    "PyTorch loop time, the PyTorch column is their mean over the backends' "
+                    "processes." + (" 1-minute load average of the machine: {} at the start, {} "
+                                    "at the end.".format(*run["loadavg_1min"])
+                                    if run.get("loadavg_1min") else ""), ""]
+        out += ["| model | PyTorch loop | " + " | ".join(s for _, s in BACKENDS) + " |",
                 "|" + "---|" * (2 + len(BACKENDS))]
         for m in models:
             by = {r["backend"]: r for r in train if r["model"] == m}
@@ -93,7 +104,9 @@ def report(result):
             line = f"| {m} | {by['pytorch']['images_per_s']:.1f} |"
             for backend, _ in BACKENDS:
                 r = by.get(backend)
-                line += (f" {r['images_per_s']:.1f} ({r['ms'] / by['pytorch']['ms']:.2f}x time) |"
+                # the PyTorch loop alternated with this step in its process, else the baseline
+                base = r.get("timm_ms", by["pytorch"]["ms"]) if r else None
+                line += (f" {r['images_per_s']:.1f} ({r['ms'] / base:.2f}x time) |"
                          if r else " - |")
             out.append(line)
 

@@ -61,6 +61,21 @@ def test_report_tables():
     assert "median of 100 runs, in 5 rounds" in text
 
 
+def test_report_training_run_apart():
+    """Training rows from ``speed.py --only training``: each ratio divides by the PyTorch loop
+    timed in the same process (``timm_ms``), and the run is described."""
+    result = _result()
+    for r in result["rows"]:
+        if r["path"] == "train_on_batch 128px":
+            r.update(ms=600.0, images_per_s=32e3 / 600, timm_ms=750.0)
+    result["training_run"] = {"machine": {"cpu": "Other CPU", "cores": 4}, "train_runs": 7,
+                              "date": "2026-12-01", "loadavg_1min": [1.5, 2.25]}
+    text = _report_module().report(result)
+    assert "| rexnet_100 | 40.0 | 53.3 (0.80x time) | - | - |" in text
+    assert "(`benchmarks/speed.py --only training`, 2026-12-01): Other CPU, 4 cores" in text
+    assert "median of 7 steps" in text and "load average of the machine: 1.5 at the start" in text
+
+
 def test_report_command(tmp_path):
     path = tmp_path / "speed.json"
     path.write_text(json.dumps(_result()))
