@@ -113,14 +113,19 @@ def classify_mediapipe(model_path, images, max_results=MAX_RESULTS):
     return _categories_to_arrays(MEDIAPIPE, per_image)
 
 
-def mediapipe_error(model_path):
-    """None when MediaPipe Tasks' ImageClassifier loads the file, else its error text.
-    Raises :class:`RuntimeUnavailable` when MediaPipe is not installed."""
+def _load_error(run, model_path):
+    """None when ``run`` (a runtime's loader) loads the file with no images, else its error."""
     try:
-        _run_mediapipe(model_path, [])
+        run(model_path, [])
         return None
     except RuntimeRefusal as e:
         return str(e)
+
+
+def mediapipe_error(model_path):
+    """None when MediaPipe Tasks' ImageClassifier loads the file, else its error text.
+    Raises :class:`RuntimeUnavailable` when MediaPipe is not installed."""
+    return _load_error(_run_mediapipe, model_path)
 
 
 def _run_script(script, python, job, what):
@@ -177,11 +182,7 @@ def classify_task_library(model_path, images, max_results=MAX_RESULTS):
 def task_library_error(model_path):
     """None when the Task Library's ImageClassifier loads the file, else its error text.
     Raises :class:`RuntimeUnavailable` when its venv is missing."""
-    try:
-        _run_task_library(model_path, [])
-        return None
-    except RuntimeRefusal as e:
-        return str(e)
+    return _load_error(_run_task_library, model_path)
 
 
 # -- the GPU delegate ---------------------------------------------------------------------------
