@@ -65,3 +65,34 @@ def family_layout(family):
 def predict(model, x):
     """Inference through the model's compiled predict path, as a NumPy array."""
     return np.asarray(model.predict(np.asarray(x, np.float32), verbose=0))
+
+
+def timm_checkpoint(name, tmp_path, fmt="pth", classes=1000):
+    """timm's own model with random weights and randomized BatchNorm statistics, saved in
+    ``tmp_path`` as ``fmt`` ("pth", "safetensors", or "wrapped": a training checkpoint with
+    ``module.`` prefixes). Returns ``(path, model in eval mode)``."""
+    import timm
+    import torch
+
+    torch.manual_seed(0)
+    model = timm.create_model(name, pretrained=False, num_classes=classes)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.normal_(0, 0.1)
+                module.running_var.uniform_(0.5, 2.0)
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.normal_(0, 0.1)
+    state = dict(model.state_dict())
+    if fmt == "safetensors":
+        from safetensors.torch import save_file
+
+        path = tmp_path / f"{name}.safetensors"
+        save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+    elif fmt == "wrapped":
+        path = tmp_path / f"{name}_wrapped.pth"
+        torch.save({"state_dict": {f"module.{k}": v for k, v in state.items()}, "epoch": 1}, path)
+    else:
+        path = tmp_path / f"{name}.pth"
+        torch.save(state, path)
+    return path, model.eval()

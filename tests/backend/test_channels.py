@@ -13,7 +13,8 @@ import pytest
 
 import keras
 import keras_rexnet
-from helpers import OFFICIAL, VECTORS, family_layout, predict, seeded_state
+from helpers import (OFFICIAL, VECTORS, family_layout, predict, seeded_state,
+                     timm_checkpoint)
 from keras_rexnet import spec as specs
 from keras_rexnet.converters.layouts import table
 from keras_rexnet.model import convert_data_format, model_data_format
@@ -260,24 +261,6 @@ def test_adapt_input_conv_is_timms():
         np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-6)
 
 
-def _timm_checkpoint(name, path):
-    """timm's own model with random weights and randomized BatchNorm statistics, saved."""
-    import timm
-    import torch
-
-    torch.manual_seed(0)
-    model = timm.create_model(name, pretrained=False)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                module.running_mean.normal_(0, 0.1)
-                module.running_var.uniform_(0.5, 2.0)
-                module.weight.uniform_(0.5, 1.5)
-                module.bias.normal_(0, 0.1)
-    torch.save(model.state_dict(), path)
-    return path
-
-
 @pytest.mark.parametrize("channels,data_format", [
     (1, "channels_last"),
     pytest.param(4, "channels_last", marks=pytest.mark.slow),
@@ -289,7 +272,7 @@ def test_adapted_checkpoint_equals_timm_in_chans(channels, data_format, tmp_path
     import timm
     import torch
 
-    path = _timm_checkpoint("rexnet_100", tmp_path / "rexnet_100.pth")
+    path, _ = timm_checkpoint("rexnet_100", tmp_path)
     theirs = timm.create_model("rexnet_100", pretrained=True, in_chans=channels,
                                pretrained_cfg_overlay=dict(file=str(path))).eval()
     first = data_format == "channels_first"

@@ -8,41 +8,13 @@ import torch
 
 import keras
 import keras_rexnet
-from helpers import OFFICIAL, predict
+from helpers import OFFICIAL, predict, timm_checkpoint
 from keras_rexnet import CheckpointError
 from keras_rexnet import spec as specs
 from keras_rexnet.converters.cli import convert
 
 TIMM_NAMES = ["rexnet_100", "rexnet_130", "rexnet_150", "rexnet_200", "rexnet_300",
               "rexnetr_100", "rexnetr_130", "rexnetr_150", "rexnetr_200", "rexnetr_300"]
-
-
-def _timm_checkpoint(name, tmp_path, fmt="pth", classes=1000):
-    """timm's own model with random weights and randomized BatchNorm statistics."""
-    import timm
-
-    torch.manual_seed(0)
-    model = timm.create_model(name, pretrained=False, num_classes=classes)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                module.running_mean.normal_(0, 0.1)
-                module.running_var.uniform_(0.5, 2.0)
-                module.weight.uniform_(0.5, 1.5)
-                module.bias.normal_(0, 0.1)
-    state = {k: v for k, v in model.state_dict().items()}
-    if fmt == "safetensors":
-        from safetensors.torch import save_file
-
-        path = tmp_path / f"{name}.safetensors"
-        save_file({k: v.contiguous() for k, v in state.items()}, str(path))
-    elif fmt == "wrapped":
-        path = tmp_path / f"{name}_wrapped.pth"
-        torch.save({"state_dict": {f"module.{k}": v for k, v in state.items()}, "epoch": 1}, path)
-    else:
-        path = tmp_path / f"{name}.pth"
-        torch.save(state, path)
-    return path, model.eval()
 
 
 def _check(result, tmp_path, out):
@@ -77,7 +49,7 @@ def test_convert_official(name, size, official_ckpt, tmp_path):
                                       pytest.param("rexnetr_130", "wrapped",
                                                    marks=pytest.mark.slow)])
 def test_convert_timm(name, fmt, tmp_path):
-    path, timm_model = _timm_checkpoint(name, tmp_path, fmt)
+    path, timm_model = timm_checkpoint(name, tmp_path, fmt)
     out = tmp_path / "timm.weights.h5"
     result = convert(path, out, input_size=(75, 97))
     _check(result, tmp_path, out)
@@ -100,7 +72,7 @@ def _alternate_sizes(names, sizes=((224, 224), (97, 75))):
 @pytest.mark.slow
 @pytest.mark.parametrize("name,size", _alternate_sizes(TIMM_NAMES))
 def test_convert_every_timm_model(name, size, tmp_path):
-    path, _ = _timm_checkpoint(name, tmp_path, classes=1000)
+    path, _ = timm_checkpoint(name, tmp_path, classes=1000)
     out = tmp_path / "m.weights.h5"
     _check(convert(path, out, input_size=size), tmp_path, out)
 
@@ -144,7 +116,7 @@ def test_model_mismatch(official_ckpt, tmp_path):
 def test_load_builds_the_detected_model(tmp_path):
     from keras_rexnet.converters import load
 
-    path, timm_model = _timm_checkpoint("rexnetr_100", tmp_path, "safetensors", classes=17)
+    path, timm_model = timm_checkpoint("rexnetr_100", tmp_path, "safetensors", classes=17)
     model = load(path, classifier_activation=None)
     assert model.name == "rexnetr_100" and model.output.shape == (None, 17)
     pixels = np.random.default_rng(3).uniform(0, 255, (1, 48, 56, 3)).astype("float32")
