@@ -30,32 +30,12 @@ BATCH, SIZE = 32, 128
 
 
 def _timm_step(name):
-    """(step function, model) of a plain PyTorch training loop on timm's model (our eager
-    reference for the lite family, which timm does not have)."""
-    import numpy as np
-    import timm
-    import torch
-
-    from keras_rexnet import spec as specs
-
+    """One step of a plain PyTorch training loop on timm's model (our eager reference for the
+    lite family, which timm does not have), as a function."""
     sys.path.insert(0, str(HERE))
-    from torch_rexnet import ReferenceReXNet
+    from torch_rexnet import baseline_model, train_loop_step
 
-    torch.set_num_threads(os.cpu_count())
-    spec = specs.spec_by_name(name)
-    model = ReferenceReXNet(spec) if spec.family == "rexnet_lite" else timm.create_model(name)
-    model.train()
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    x = torch.from_numpy(np.random.default_rng(0).standard_normal(
-        (BATCH, 3, SIZE, SIZE)).astype("float32"))
-    y = torch.from_numpy(np.random.default_rng(1).integers(0, 1000, BATCH))
-
-    def step():
-        opt.zero_grad()
-        torch.nn.functional.cross_entropy(model(x), y).backward()
-        opt.step()
-
-    return step
+    return train_loop_step(baseline_model(name)[0], BATCH, SIZE)
 
 
 def _keras_step(name, data_format="channels_last", trace=None):

@@ -42,7 +42,7 @@ def worker(args):
     import keras
     import numpy as np
 
-    from keras_rexnet.bench import median_ms, seeded_model, time_inference
+    from keras_rexnet.bench import seeded_model, time_inference
 
     rows = []
     for name in args.models if args.only != "training" else []:
@@ -82,28 +82,9 @@ def alternated_ms(fns, runs, warmup=2):
 def timm_train_step(name):
     """One step of the plain PyTorch training loop (SGD, cross-entropy, batch 32, 128x128) on
     timm's model (the lite family: benchmarks/torch_rexnet.py), as a function."""
-    import numpy as np
-    import timm
-    import torch
+    from torch_rexnet import baseline_model, train_loop_step  # benchmarks/torch_rexnet.py
 
-    from keras_rexnet import spec as specs
-    from torch_rexnet import ReferenceReXNet  # benchmarks/torch_rexnet.py
-
-    torch.set_num_threads(os.cpu_count())
-    spec = specs.spec_by_name(name)
-    model = ReferenceReXNet(spec) if spec.family == "rexnet_lite" else timm.create_model(name)
-    model.train()
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    x = torch.from_numpy(np.random.default_rng(0).standard_normal(
-        (32, 3, 128, 128)).astype("float32"))
-    y = torch.from_numpy(np.random.default_rng(1).integers(0, 1000, 32))
-
-    def step():
-        opt.zero_grad()
-        torch.nn.functional.cross_entropy(model(x), y).backward()
-        opt.step()
-
-    return step
+    return train_loop_step(baseline_model(name)[0])
 
 
 def training_main(args):
@@ -254,22 +235,17 @@ def data_format_main(args):
 
 def timm_rows(args, models):
     import numpy as np
-    import timm
     import torch
 
     from keras_rexnet.bench import median_ms
 
-    from keras_rexnet import spec as specs
-    from torch_rexnet import ReferenceReXNet  # benchmarks/torch_rexnet.py
+    from torch_rexnet import baseline_model, train_loop_step  # benchmarks/torch_rexnet.py
 
     torch.set_num_threads(os.cpu_count())
     rows = []
     for name in models:
-        spec = specs.spec_by_name(name)
-        if spec.family == "rexnet_lite":  # timm has no lite model: our reference, same ops
-            model, source = ReferenceReXNet(spec).eval(), "torch reference (eager)"
-        else:
-            model, source = timm.create_model(name).eval(), "timm (eager)"
+        model, source = baseline_model(name)
+        model.eval()
         for batch in args.batches:
             x = torch.from_numpy(np.random.default_rng(0).standard_normal(
                 (batch, 3, 224, 224)).astype("float32"))
@@ -284,19 +260,7 @@ def timm_rows(args, models):
                 model.to(memory_format=torch.contiguous_format)
             rows.append({"model": name, "batch": batch, "backend": "pytorch",
                          "path": source.replace("eager", "eager, channels_last"), "ms": ms})
-        model.train()
-        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-        x = torch.from_numpy(np.random.default_rng(0).standard_normal(
-            (32, 3, 128, 128)).astype("float32"))
-        y = torch.from_numpy(np.random.default_rng(1).integers(0, 1000, 32))
-
-        def step():
-            opt.zero_grad()
-            loss = torch.nn.functional.cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
-
-        ms = median_ms(step, max(5, args.train_runs), warmup=2)
+        ms = median_ms(train_loop_step(model), max(5, args.train_runs), warmup=2)
         rows.append({"model": name, "batch": 32, "backend": "pytorch",
                      "path": "train loop 128px", "ms": ms, "images_per_s": 32 * 1e3 / ms,
                      "baseline": True})

@@ -83,3 +83,38 @@ class ReferenceReXNet(nn.Module):
 
     def forward(self, x):
         return self.output(self.features(x)).flatten(1)
+
+
+def baseline_model(name):
+    """The PyTorch baseline of a model name: timm's model, or this reference for the lite
+    family (timm has none). Returns ``(model, source label)``."""
+    import timm
+
+    from keras_rexnet import spec as specs
+
+    spec = specs.spec_by_name(name)
+    if spec.family == "rexnet_lite":  # timm has no lite model: our reference, same ops
+        return ReferenceReXNet(spec), "torch reference (eager)"
+    return timm.create_model(name), "timm (eager)"
+
+
+def train_loop_step(model, batch=32, size=128):
+    """One step of a plain PyTorch training loop (SGD with momentum, cross-entropy, fixed random
+    images and labels) on ``model`` (put in training mode), as a function."""
+    import os
+
+    import numpy as np
+
+    torch.set_num_threads(os.cpu_count())
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    x = torch.from_numpy(np.random.default_rng(0).standard_normal(
+        (batch, 3, size, size)).astype("float32"))
+    y = torch.from_numpy(np.random.default_rng(1).integers(0, 1000, batch))
+
+    def step():
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+
+    return step
