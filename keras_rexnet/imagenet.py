@@ -13,18 +13,29 @@ _CLASS_INDEX = pathlib.Path(__file__).parent / "data" / "imagenet_class_index.js
 
 def preprocess_input(x, data_format=None):
     """RGB pixels in [0, 255] -> the normalized input of a model built with
-    ``include_preprocessing=False``: ``(x / 255 - mean) / std`` per channel (channels last).
+    ``include_preprocessing=False``: ``(x / 255 - mean) / std`` per channel.
 
+    ``data_format``: ``"channels_last"`` (``(..., height, width, 3)``) or ``"channels_first"``
+    (``(..., 3, height, width)``); None: ``keras.config.image_data_format()``.
     Accepts a NumPy array or anything ``np.asarray`` takes; returns float32.
     The default models (``include_preprocessing=True``) do this themselves: feed them raw pixels.
     """
-    if data_format not in (None, "channels_last"):
-        raise ValueError("keras_rexnet supports channels_last only")
+    if data_format is None:
+        import keras
+
+        data_format = keras.config.image_data_format()
+    if data_format not in ("channels_last", "channels_first"):
+        raise ValueError(f"data_format must be 'channels_last' or 'channels_first', got "
+                         f"{data_format!r}")
+    first = data_format == "channels_first"
     x = np.asarray(x, dtype=np.float32)
-    if x.ndim < 3 or x.shape[-1] != 3:
-        raise ValueError(f"preprocess_input expects (..., height, width, 3) RGB, got {x.shape}")
-    mean = np.asarray(IMAGENET_MEAN, np.float32)
-    std = np.asarray(IMAGENET_STD, np.float32)
+    if x.ndim < 3 or x.shape[-3 if first else -1] != 3:
+        layout = "3, height, width" if first else "height, width, 3"
+        raise ValueError(f"preprocess_input expects (..., {layout}) RGB ({data_format}), "
+                         f"got {x.shape}")
+    shape = (3, 1, 1) if first else (3,)
+    mean = np.asarray(IMAGENET_MEAN, np.float32).reshape(shape)
+    std = np.asarray(IMAGENET_STD, np.float32).reshape(shape)
     return (x / np.float32(255.0) - mean) / std
 
 

@@ -231,8 +231,10 @@ def test_three_channels_keep_the_imagenet_normalization(channels_first):
     assert norm.axis in (1, (1,), [1])
     x = np.random.default_rng(7).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
     pre = keras.Model(model.input, norm.output)
-    np.testing.assert_allclose(_nhwc(predict(pre, _nchw(x))), keras_rexnet.preprocess_input(x),
-                               rtol=0, atol=1e-5)
+    np.testing.assert_allclose(predict(pre, _nchw(x)), keras_rexnet.preprocess_input(_nchw(x)),
+                               rtol=0, atol=1e-5)  # channels_first, from the global setting
+    np.testing.assert_allclose(_nhwc(predict(pre, _nchw(x))),
+                               keras_rexnet.preprocess_input(x, "channels_last"), rtol=0, atol=1e-5)
 
 
 def test_builders_keep_their_argument_checks():

@@ -34,6 +34,14 @@ def test_preprocess_input():
     assert out.dtype == np.float32
     with pytest.raises(ValueError, match="RGB"):
         keras_rexnet.preprocess_input(np.zeros((4, 4, 4)))
+    # channels_first: the same numbers on the transposed array
+    nhwc = np.random.default_rng(0).uniform(0, 255, (2, 5, 6, 3)).astype("float32")
+    nchw = keras_rexnet.preprocess_input(nhwc.transpose(0, 3, 1, 2), "channels_first")
+    np.testing.assert_array_equal(nchw.transpose(0, 2, 3, 1), keras_rexnet.preprocess_input(nhwc))
+    with pytest.raises(ValueError, match="RGB"):
+        keras_rexnet.preprocess_input(nhwc, data_format="channels_first")
+    with pytest.raises(ValueError, match="data_format"):
+        keras_rexnet.preprocess_input(nhwc, data_format="NHWC")
 
 
 # (width, height) of the photos: portrait, landscape, square, odd sides; (size, crop_fraction)
