@@ -295,7 +295,8 @@ def load_into(model, spec, weights, include_top=True, model_name=None):
         load_saved_model_weights(model, spec, path, include_top=saved_top,
                                  classes=classes or 1000, label=weights,
                                  include_preprocessing=bool(ours.get("include_preprocessing",
-                                                                     True)))
+                                                                     True)),
+                                 channels=int(ours.get("in_chans", 3)))
     except CheckpointError:
         raise
     except (ValueError, OSError, KeyError) as e:  # Keras' errors for a file that does not fit
@@ -332,12 +333,23 @@ def _parameters(model):
     return total
 
 
+def _input_layout(model):
+    """``(height, width, channels)`` of the model's input, whatever its data format."""
+    from keras_rexnet.model import model_data_format
+
+    shape = tuple(model.input_shape[1:])
+    if model_data_format(model) == "channels_first":
+        shape = shape[1:] + shape[:1]
+    return shape
+
+
 def _structure(model):
     names = {layer.name for layer in model.layers}
     top = "predictions" in names
     return {"include_top": top,
             "classes": model.get_layer("predictions").units if top else 0,
-            "include_preprocessing": "normalization" in names}
+            "include_preprocessing": "normalization" in names,
+            "channels": _input_layout(model)[2]}
 
 
 def _twin_shapes(spec, structure):
@@ -346,7 +358,8 @@ def _twin_shapes(spec, structure):
     twin = build_from_spec(spec, weights=None, include_top=structure["include_top"],
                            classes=structure["classes"] or 1000,
                            include_preprocessing=structure["include_preprocessing"],
-                           kernel_initializer="zeros")
+                           input_shape=(None, None, structure["channels"]),
+                           data_format="channels_last", kernel_initializer="zeros")
     return _weighted_shapes(twin)
 
 
@@ -413,9 +426,10 @@ def save_pretrained(model, folder, model_name=None, spec=None):
                     "mean": list(known["mean"]), "std": list(known["std"])})
     except ValueError:
         pass
-    height, width = tuple(model.input_shape[1:3])
+    height, width, channels = _input_layout(model)
+    cfg["input_size"][0] = channels
     if height and width:  # a model built for one size
-        cfg["input_size"] = [3, height, width]
+        cfg["input_size"] = [channels, height, width]
     config = {
         "architecture": name,
         "num_classes": structure["classes"],
@@ -429,7 +443,8 @@ def save_pretrained(model, folder, model_name=None, spec=None):
             "include_top": structure["include_top"],
             "include_preprocessing": structure["include_preprocessing"],
             "classifier_activation": activation,
-            "input_shape": list(model.input_shape[1:]),
+            "input_shape": list(_input_layout(model)),  # (height, width, channels)
+            "in_chans": channels,
             "version": __version__,
             "keras_version": keras.__version__,
         },

@@ -86,11 +86,13 @@ def adapt_stem(layer, values, base_chans=3):
 
 
 def load_saved_model_weights(model, spec, path, include_top=True, classes=1000,
-                             include_preprocessing=True, label=None):
+                             include_preprocessing=True, label=None, channels=3):
     """Load a ``.weights.h5`` saved from ``build_from_spec(spec, include_top=include_top,
-    classes=classes, include_preprocessing=include_preprocessing)`` into ``model`` (the same
-    spec, with or without the classifier and preprocessing): the file goes into a twin of the
-    saved model, and every weighted layer of ``model`` is copied from it.
+    classes=classes, include_preprocessing=include_preprocessing)`` with ``channels`` input
+    channels (either data format: the weights are the same) into ``model`` (the same spec,
+    with or without the classifier and preprocessing, any number of input channels: the stem
+    is adapted as timm's ``adapt_input_conv``): the file goes into a twin of the saved model,
+    and every weighted layer of ``model`` is copied from it.
 
     Raises :class:`CheckpointError` naming ``label`` (default: the path) when ``model`` has a
     layer the saved model lacks or of other shapes; a damaged file raises what Keras raises.
@@ -102,6 +104,7 @@ def load_saved_model_weights(model, spec, path, include_top=True, classes=1000,
     label = label or path
     twin = build_from_spec(spec, weights=None, include_top=include_top, classes=classes,
                            include_preprocessing=include_preprocessing,
+                           input_shape=(None, None, channels), data_format="channels_last",
                            kernel_initializer="zeros")
     twin.load_weights(path)
     skip = (keras.layers.Normalization, keras.layers.Rescaling)  # constants, not learned
@@ -112,8 +115,7 @@ def load_saved_model_weights(model, spec, path, include_top=True, classes=1000,
         if layer.name not in names:
             raise CheckpointError(label, f"has no layer {layer.name!r} for the model "
                                          f"{model.name!r}")
-        values = adapt_stem(layer, twin.get_layer(layer.name).get_weights(),
-                            spec.in_channels)
+        values = adapt_stem(layer, twin.get_layer(layer.name).get_weights(), channels)
         if [v.shape for v in values] != [tuple(w.shape) for w in layer.weights]:
             raise CheckpointError(label, f"layer {layer.name!r} has shapes "
                                          f"{[v.shape for v in values]}, the model "

@@ -367,3 +367,40 @@ def test_tflite_from_channels_first_is_nhwc(tmp_path):
     pixels = np.random.default_rng(11).uniform(0, 255, (2, SIZE, SIZE, 3)).astype("float32")
     got = tflite.run_tflite(out, pixels)
     _close(got, predict(last, pixels), tol=1e-4)
+
+
+def test_save_pretrained_of_a_one_channel_channels_first_model(tmp_path):
+    """save_pretrained records a channels_first, 1-channel model's layout (height, width,
+    channels) and its channel count; its weights load into a channels_last 1-channel model
+    (and, adapted, into a 3-channel one) with the same outputs."""
+    import json
+
+    from keras_rexnet.weights import load_saved_model_weights
+
+    source = _seeded(TINY, classes=5)
+    path = tmp_path / "tiny.weights.h5"
+    source.save_weights(path)
+    with image_data_format("channels_first"):
+        gray = keras_rexnet.build_from_spec(TINY, classes=5, input_shape=(1, 32, 40),
+                                            include_preprocessing=False,
+                                            classifier_activation=None,
+                                            kernel_initializer="zeros")
+        load_saved_model_weights(gray, TINY, path, classes=5, include_preprocessing=False)
+        keras_rexnet.save_pretrained(gray, tmp_path / "hub", spec=TINY)
+    config = json.loads((tmp_path / "hub" / "config.json").read_text())
+    assert config["keras_rexnet"]["input_shape"] == [32, 40, 1]
+    assert config["keras_rexnet"]["in_chans"] == 1
+    assert config["pretrained_cfg"]["input_size"] == [1, 32, 40]
+    last = keras_rexnet.build_from_spec(TINY, classes=5, input_shape=(32, 40, 1),
+                                        include_preprocessing=False, classifier_activation=None,
+                                        kernel_initializer="zeros")
+    load_saved_model_weights(last, TINY, tmp_path / "hub" / "model.weights.h5", classes=5,
+                             include_preprocessing=False, channels=1)
+    x = np.random.default_rng(4).standard_normal((2, 32, 40, 1)).astype("float32")
+    np.testing.assert_allclose(predict(last, x), predict(gray, _nchw(x)), rtol=0, atol=1e-5)
+    rgb = keras_rexnet.build_from_spec(TINY, classes=5, input_shape=(32, 40, 3),
+                                       include_preprocessing=False, classifier_activation=None,
+                                       kernel_initializer="zeros")
+    load_saved_model_weights(rgb, TINY, tmp_path / "hub" / "model.weights.h5", classes=5,
+                             include_preprocessing=False, channels=1)
+    assert rgb.get_layer("stem_conv").get_weights()[0].shape[2] == 3
