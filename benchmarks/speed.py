@@ -87,6 +87,17 @@ def timm_train_step(name):
     return train_loop_step(baseline_model(name)[0])
 
 
+def run_worker(backend, worker_args):
+    """Run this script with ``--worker`` and ``worker_args`` on ``backend``; its rows."""
+    cmd = [sys.executable, __file__, "--worker", *worker_args]
+    proc = subprocess.run(cmd, capture_output=True, text=True,
+                          env=dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2"))
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
+    if line is None:
+        raise SystemExit(f"{backend} worker failed:\n{proc.stderr[-3000:]}")
+    return json.loads(line[len("RESULT "):])
+
+
 def training_main(args):
     """``--only training``: the training rows alone, merged into the existing JSON (its other
     rows kept; the training rows of the measured models replaced)."""
@@ -101,16 +112,8 @@ def training_main(args):
     new = []
     for name in args.models:
         for backend in args.backends:
-            cmd = [sys.executable, __file__, "--worker", "--only", "training", "--models", name,
-                   "--train-runs", str(args.train_runs)]
-            proc = subprocess.run(cmd, capture_output=True, text=True,
-                                  env=dict(os.environ, KERAS_BACKEND=backend,
-                                           TF_CPP_MIN_LOG_LEVEL="2"))
-            line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")),
-                        None)
-            if line is None:
-                raise SystemExit(f"{backend} worker failed:\n{proc.stderr[-3000:]}")
-            for row in json.loads(line[len("RESULT "):]):
+            for row in run_worker(backend, ["--only", "training", "--models", name,
+                                            "--train-runs", str(args.train_runs)]):
                 new.append(dict(row, backend=backend,
                                 ratio_to_torch=round(row["ms"] / row["timm_ms"], 3)))
                 print(f"{name:<16} {backend:<11} keras {row['ms']:8.1f} ms, PyTorch loop "
@@ -204,16 +207,10 @@ def data_format_main(args):
     info = machine_info()
     rows = []
     for backend in args.backends:
-        cmd = [sys.executable, __file__, "--worker", "--data-formats", "--models", *args.models,
-               "--batches", *map(str, args.batches), "--runs", str(args.runs),
-               "--train-runs", str(args.train_runs)]
-        proc = subprocess.run(cmd, capture_output=True, text=True,
-                              env=dict(os.environ, KERAS_BACKEND=backend,
-                                       TF_CPP_MIN_LOG_LEVEL="2"))
-        line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
-        if line is None:
-            raise SystemExit(f"{backend} worker failed:\n{proc.stderr[-3000:]}")
-        rows += [dict(row, backend=backend) for row in json.loads(line[len("RESULT "):])]
+        rows += [dict(row, backend=backend) for row in run_worker(
+            backend, ["--data-formats", "--models", *args.models, "--batches",
+                      *map(str, args.batches), "--runs", str(args.runs),
+                      "--train-runs", str(args.train_runs)])]
         print(f"measured {backend}", flush=True)
     ms = {(r["backend"], r["model"], r["batch"], r["path"], r["data_format"]): r["ms"]
           for r in rows}
@@ -323,17 +320,9 @@ def main():
     for name in args.models:  # per model: timm, each Keras backend, timm again (drift check)
         before = timm_rows(args, [name])
         for backend in args.backends:
-            cmd = [sys.executable, __file__, "--worker", "--models", name, "--batches",
-                   *map(str, args.batches), "--runs", str(args.runs), "--train-runs",
-                   str(args.train_runs)]
-            proc = subprocess.run(cmd, capture_output=True, text=True,
-                                  env=dict(os.environ, KERAS_BACKEND=backend,
-                                           TF_CPP_MIN_LOG_LEVEL="2"))
-            line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")),
-                        None)
-            if line is None:
-                raise SystemExit(f"{backend} worker failed:\n{proc.stderr[-3000:]}")
-            rows += [dict(row, backend=backend) for row in json.loads(line[len("RESULT "):])]
+            rows += [dict(row, backend=backend) for row in run_worker(
+                backend, ["--models", name, "--batches", *map(str, args.batches),
+                          "--runs", str(args.runs), "--train-runs", str(args.train_runs)])]
             print(f"measured {name} on keras/{backend}", flush=True)
         after = timm_rows(args, [name])
         for b, a in zip(before, after):  # the baseline: mean of the two bracketing measurements
