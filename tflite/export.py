@@ -159,14 +159,6 @@ def pixel_normalization(model):
             [round(255.0 * s, 6) for s in IMAGENET_STD])
 
 
-def channels_last(model):
-    """``model``, or for a channels_first model its channels_last copy with the same weights
-    (:func:`keras_rexnet.model.convert_data_format`): the exported files take NHWC images."""
-    from keras_rexnet.model import convert_data_format
-
-    return convert_data_format(model, "channels_last")
-
-
 def with_preprocessing(model):
     """``model`` behind the builders' ImageNet Rescaling + Normalization layers
     (:func:`keras_rexnet.model.imagenet_preprocessing_layers`): it then takes RGB pixels."""
@@ -286,7 +278,7 @@ def _int8_warning(model):
         f"keras_rexnet.tflite.evaluate.", QuantizationWarning, stacklevel=3)
 
 
-def _metadata_fields(model, metadata, quantization, size, inside, classes):
+def _metadata_fields(model, metadata, quantization, size, classes):
     if metadata is False or metadata is None:
         return None
     import keras_rexnet
@@ -295,8 +287,7 @@ def _metadata_fields(model, metadata, quantization, size, inside, classes):
     qdesc = {None: "float32", "float16": "float16 weights",
              "dynamic": "dynamic-range quantized (int8 weights, float activations)",
              "int8": "full-integer int8 (uint8 input and output)"}[quantization]
-    norm = ("normalized with the ImageNet mean/std inside the model" if inside else
-            "normalized by the metadata's mean/std (ImageNet statistics)")
+    norm = "normalized with the ImageNet mean/std inside the model"
     pixels = "uint8" if quantization == "int8" else "float32"
     fields = {
         "name": model.name,
@@ -358,14 +349,14 @@ def export_tflite(model, path, quantization=None, representative_data=None, labe
     """
     import keras
 
-    from keras_rexnet.model import load_model
+    from keras_rexnet.model import convert_data_format, load_model
     from keras_rexnet.tflite.requirements import require
 
     quantization = check_quantization(quantization)
     path = output_path(path, ".tflite")
     require("tflite", metadata=metadata not in (False, None),
             images=isinstance(representative_data, (str, os.PathLike)))  # before any work
-    model = channels_last(load_model(model))  # phones take NHWC
+    model = convert_data_format(load_model(model), "channels_last")  # phones take NHWC
     size = resolve_input_size(model, input_size)
     classes = classes_of(model)
     label_list = resolve_labels(labels, classes)
@@ -384,10 +375,10 @@ def export_tflite(model, path, quantization=None, representative_data=None, labe
     elif representative_data is not None:
         warnings.warn(f"representative_data is used by quantization='int8' only; ignored for "
                       f"{quantization or 'float32'}", UserWarning, stacklevel=2)
-    # Always in the graph: MediaPipe Tasks refuses per-channel NormalizationOptions ("Per-channel
-    # image normalization is not available."), and a uint8 input holds pixels anyway.
-    inside = True
-    fields = _metadata_fields(model, metadata, quantization, size, inside, classes)
+    # The normalization is always in the graph (_export_tflite_tf): MediaPipe Tasks refuses
+    # per-channel NormalizationOptions ("Per-channel image normalization is not available."),
+    # and a uint8 input holds pixels anyway.
+    fields = _metadata_fields(model, metadata, quantization, size, classes)
     job = dict(quantization=quantization, labels=label_list, metadata=fields,
                input_size=list(size))
     if keras.config.backend() == "tensorflow":
@@ -499,12 +490,12 @@ def export_onnx(model, path, input_size=None, opset=None):
     """
     import keras
 
-    from keras_rexnet.model import load_model
+    from keras_rexnet.model import convert_data_format, load_model
     from keras_rexnet.tflite.requirements import require
 
     path = output_path(path, ".onnx")
     require("onnx")  # before any work
-    model = channels_last(load_model(model))  # NHWC, as the TFLite file
+    model = convert_data_format(load_model(model), "channels_last")  # NHWC, as the TFLite
     h, w = image_input_shape(model)
     if input_size is not None:
         h, w = resolve_input_size(model, input_size)
