@@ -3,9 +3,13 @@
 * :class:`PartialShortcut`: the partial-channel residual the architecture needs.
 * :class:`DepthwiseConv2D`: ``keras.layers.DepthwiseConv2D`` with the same weights and
   numbers, computed on JAX as a sum of shifted products (XLA's CPU grouped convolution is
-  tens of times slower than that; measured in ``benchmarks/speed.py``).
+  tens of times slower than that; measured in ``benchmarks/speed.py``), on torch by PyTorch's
+  convolution on a view of the input; ``symmetric_padding`` pads as PyTorch does.
 * :class:`Conv2D`: ``keras.layers.Conv2D`` with a bias that is right in channels first on
-  TensorFlow whatever the shape (used for channels-first convolutions with a bias only).
+  TensorFlow whatever the shape; a 1x1 convolution is a matrix product on JAX; on torch, no
+  layout copies.
+* :class:`BatchNormalization`: ``keras.layers.BatchNormalization`` as the fused kernel of
+  torch and TensorFlow.
 * :class:`DropPath`: stochastic depth on the residual branches (``drop_path_rate``), only in
   models built with a rate above 0.
 """
@@ -87,13 +91,14 @@ def _bias_and_activation(layer, outputs):
 class Conv2D(keras.layers.Conv2D):
     """``keras.layers.Conv2D`` (same config, weights and results) whose bias is right in
     channels first on TensorFlow for any shape (see :func:`_bias_and_activation`). The
-    builders and :func:`keras_rexnet.fold_batchnorm` use it for channels-first convolutions
-    with a bias; there and elsewhere the stock convolution op runs, except:
+    builders use it for every convolution, :func:`keras_rexnet.fold_batchnorm` for
+    channels-first convolutions with a bias. The stock convolution op runs, except:
 
-    the builders also use it for every 1x1 convolution, and on JAX a channels-last 1x1 stride-1
-    convolution runs as one matrix product of the ``(pixels, channels)`` view, which XLA's CPU
-    backend computes forward and backward several times faster than its convolution (the
-    same numbers within float rounding; ``benchmarks/profile_train.py``)."""
+    * on JAX a channels-last 1x1 stride-1 convolution runs as one matrix product of the
+      ``(pixels, channels)`` view, which XLA's CPU backend computes forward and backward
+      several times faster than its convolution (the same numbers within float rounding;
+      ``benchmarks/profile_train.py``);
+    * on torch PyTorch's convolution runs on a view of the input (:func:`_torch_conv`)."""
 
     def _matmul_applies(self, inputs):
         return (keras.config.backend() == "jax" and self.data_format == "channels_last"
@@ -102,6 +107,8 @@ class Conv2D(keras.layers.Conv2D):
                 and isinstance(inputs.shape[-1], int))
 
     def call(self, inputs):
+        if _torch_conv_applies(self, inputs):
+            return _torch_conv(self, inputs, self.kernel, self.groups)
         if self._matmul_applies(inputs):
             shape = ops.shape(inputs)
             outputs = ops.matmul(ops.reshape(inputs, (-1, shape[-1])), self.kernel[0, 0])
@@ -114,6 +121,48 @@ class Conv2D(keras.layers.Conv2D):
         if not (self.use_bias and self.data_format == "channels_first"):
             return super().call(inputs)
         return _bias_and_activation(self, self.convolution_op(inputs, self.kernel))
+
+
+def _torch_conv_applies(layer, inputs):
+    """Whether ``layer`` (a 2D convolution) runs through :func:`_torch_conv` here."""
+    return (keras.config.backend() == "torch" and len(inputs.shape) == 4
+            and layer.padding in ("valid", "same"))
+
+
+def _torch_conv(layer, inputs, kernel, groups):
+    """``layer``'s 2D convolution, bias and activation with ``torch.nn.functional.conv2d``
+    on a view of the inputs: no layout copies.
+
+    ``kernel``: Keras' ``(kh, kw, in / groups, out)``. Keras 3.15's torch ``conv`` copies a
+    channels-last input to channels first and back to torch's channels-last memory format
+    before every convolution (keras-team/keras#23279, fixed after 3.15 by #23199); the
+    NHWC tensor viewed as NCHW already is in that format, which PyTorch's CPU kernels
+    compute directly. Same kernels as Keras' own path, so the same numbers.
+    """
+    import torch
+
+    last = layer.data_format == "channels_last"
+    x = ops.convert_to_tensor(inputs)
+    x = x.permute(0, 3, 1, 2) if last else x
+    padding = getattr(layer, "symmetric_padding", None) or 0
+    if layer.padding == "same":
+        height, width = x.shape[2:]
+        dilated = [d * (k - 1) + 1 for d, k in zip(layer.dilation_rate, layer.kernel_size)]
+        pads = [_same_pads(n, k, s) for n, k, s in zip((height, width), dilated, layer.strides)]
+        if all(before == after for before, after in pads):
+            padding = (pads[0][0], pads[1][0])
+        else:
+            x = torch.nn.functional.pad(x, (*pads[1], *pads[0]))
+    weight = ops.cast(kernel, x.dtype).permute(3, 2, 0, 1)  # (out, in / groups, kh, kw)
+    bias = ops.cast(layer.bias, x.dtype) if layer.use_bias else None
+    outputs = torch.nn.functional.conv2d(x, weight, bias, stride=tuple(layer.strides),
+                                         padding=padding, dilation=tuple(layer.dilation_rate),
+                                         groups=groups)
+    if last:
+        outputs = outputs.permute(0, 2, 3, 1)
+    if layer.activation is not None:
+        outputs = layer.activation(outputs)
+    return outputs
 
 
 def _same_pads(size, kernel, stride):
@@ -132,8 +181,40 @@ class DepthwiseConv2D(keras.layers.DepthwiseConv2D):
     other backends (and for dilation or ``depth_multiplier > 1``) the stock op runs, so a
     model exported from TensorFlow still holds a real depthwise convolution; the one
     exception is TensorFlow with unequal row/column strides, which its CPU kernel refuses
-    and the shifted sums compute.
+    and the shifted sums compute. On torch it calls PyTorch's convolution on a view of the
+    inputs (:func:`_torch_conv`).
+
+    ``symmetric_padding``: an int ``p`` (with ``padding="valid"``) pads ``p`` zeros on every
+    side of both spatial axes first, PyTorch's ``padding=p``; the builders' strided layers
+    use it (``p = k // 2``). Equal to a ``ZeroPadding2D(p)`` before the layer, but on torch
+    the convolution pads as it reads instead of writing a padded copy of its input.
     """
+
+    def __init__(self, *args, symmetric_padding=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if symmetric_padding is not None:
+            if isinstance(symmetric_padding, bool) or not isinstance(symmetric_padding, int) \
+                    or symmetric_padding < 0:
+                raise ValueError(f"`symmetric_padding` must be an int >= 0 or None, got "
+                                 f"{symmetric_padding!r}")
+            if self.padding != "valid":
+                raise ValueError(f"`symmetric_padding` needs padding='valid', got "
+                                 f"padding={self.padding!r}")
+        self.symmetric_padding = symmetric_padding
+
+    def get_config(self):
+        return {**super().get_config(), "symmetric_padding": self.symmetric_padding}
+
+    def _padded_shape(self, shape):
+        p = self.symmetric_padding
+        if not p:
+            return tuple(shape)
+        spatial = (2, 3) if self.data_format == "channels_first" else (1, 2)
+        return tuple(d + 2 * p if a in spatial and d is not None else d
+                     for a, d in enumerate(shape))
+
+    def compute_output_shape(self, input_shape):
+        return super().compute_output_shape(self._padded_shape(input_shape))
 
     def _shifted_sum_applies(self, inputs):
         # JAX: always (XLA's CPU grouped convolution is slow). TensorFlow: only for unequal
@@ -147,6 +228,15 @@ class DepthwiseConv2D(keras.layers.DepthwiseConv2D):
                 and isinstance(inputs.shape[h_axis + 1], int))
 
     def call(self, inputs):
+        if _torch_conv_applies(self, inputs):
+            kh, kw, channels, multiplier = self.kernel.shape
+            kernel = ops.reshape(self.kernel, (kh, kw, 1, channels * multiplier))
+            return _torch_conv(self, inputs, kernel, channels)
+        if self.symmetric_padding:
+            p = self.symmetric_padding
+            pads = ((0, 0), (0, 0), (p, p), (p, p)) if self.data_format == "channels_first" \
+                else ((0, 0), (p, p), (p, p), (0, 0))
+            inputs = ops.pad(inputs, pads)
         if not self._shifted_sum_applies(inputs):
             if self.use_bias and self.data_format == "channels_first":
                 outputs = ops.depthwise_conv(inputs, self.kernel, strides=self.strides,
@@ -181,6 +271,88 @@ class DepthwiseConv2D(keras.layers.DepthwiseConv2D):
         if self.activation is not None:
             outputs = self.activation(outputs)
         return outputs
+
+
+@keras.saving.register_keras_serializable(package="keras_rexnet")
+class BatchNormalization(keras.layers.BatchNormalization):
+    """``keras.layers.BatchNormalization`` (same config, weights, numbers and moving-statistics
+    updates) that runs as PyTorch's fused kernel on torch.
+
+    Keras' layer computes the moments and the normalization as a dozen separate tensor ops,
+    forward and backward, where ``torch.native_batch_norm`` does one pass each way (about
+    a third of a training step of ReXNet on torch; ``benchmarks/profile_train.py``). The
+    moving statistics are updated as Keras does (``momentum`` weighs the old value, the
+    batch variance is the biased one). Other backends, masks and ``renorm`` run Keras' own.
+    """
+
+    def _torch_applies(self, inputs, mask):
+        return (keras.config.backend() == "torch" and mask is None and not self.renorm
+                and len(inputs.shape) >= 2)
+
+    def _tf_applies(self, inputs, mask):
+        return (keras.config.backend() == "tensorflow" and mask is None and not self.renorm
+                and not self.synchronized and len(inputs.shape) == 4
+                and self.axis % 4 in (1, 3))
+
+    def _tf_call(self, inputs, training):
+        import tensorflow as tf
+
+        x = ops.cast(inputs, keras.backend.result_type(inputs.dtype, "float32"))
+        channels = x.shape[self.axis]
+        gamma = ops.cast(self.gamma, x.dtype) if self.scale else tf.ones((channels,), x.dtype)
+        beta = ops.cast(self.beta, x.dtype) if self.center else tf.zeros((channels,), x.dtype)
+        fmt = "NHWC" if self.axis % 4 == 3 else "NCHW"
+        if training and self.trainable:
+            outputs, mean, variance = tf.compat.v1.nn.fused_batch_norm(
+                x, gamma, beta, epsilon=self.epsilon, data_format=fmt, is_training=True)
+            # TensorFlow returns the Bessel-corrected variance; Keras averages the biased one
+            shape = tf.shape(x)
+            n = tf.cast(tf.reduce_prod(shape) // channels, x.dtype)
+            variance = variance * (n - 1.0) / n
+            keep = self.momentum
+            self.moving_mean.assign(ops.cast(self.moving_mean, x.dtype) * keep + mean * (1.0 - keep))
+            self.moving_variance.assign(
+                ops.cast(self.moving_variance, x.dtype) * keep + variance * (1.0 - keep))
+        else:
+            outputs, _, _ = tf.compat.v1.nn.fused_batch_norm(
+                x, gamma, beta, mean=ops.cast(self.moving_mean, x.dtype),
+                variance=ops.cast(self.moving_variance, x.dtype), epsilon=self.epsilon,
+                data_format=fmt, is_training=False)
+        return ops.cast(outputs, self.compute_dtype)
+
+    def call(self, inputs, training=None, mask=None):
+        if self._tf_applies(inputs, mask):
+            return self._tf_call(inputs, training)
+        if not self._torch_applies(inputs, mask):
+            return super().call(inputs, training=training, mask=mask)
+        import torch
+
+        rank = len(inputs.shape)
+        axis = self.axis % rank
+        x = ops.cast(inputs, keras.backend.result_type(inputs.dtype, "float32"))
+        order = None
+        if axis != 1:  # a view with the channels second: no copy
+            order = (0, axis, *(a for a in range(1, rank) if a != axis))
+            x = x.permute(order)
+        gamma = ops.cast(self.gamma, x.dtype) if self.scale else None
+        beta = ops.cast(self.beta, x.dtype) if self.center else None
+        if training and self.trainable:
+            outputs, mean, invstd = torch.native_batch_norm(
+                x, gamma, beta, None, None, True, 0.0, self.epsilon)
+            with torch.no_grad():
+                variance = invstd.pow(-2) - self.epsilon  # biased, as ops.moments
+                keep = self.momentum
+                self.moving_mean.assign(
+                    ops.cast(self.moving_mean, x.dtype) * keep + mean * (1.0 - keep))
+                self.moving_variance.assign(
+                    ops.cast(self.moving_variance, x.dtype) * keep + variance * (1.0 - keep))
+        else:
+            outputs = torch.nn.functional.batch_norm(
+                x, ops.cast(self.moving_mean, x.dtype), ops.cast(self.moving_variance, x.dtype),
+                gamma, beta, False, 0.0, self.epsilon)
+        if order is not None:
+            outputs = outputs.permute(tuple(order.index(a) for a in range(rank)))
+        return ops.cast(outputs, self.compute_dtype)
 
 
 @keras.saving.register_keras_serializable(package="keras_rexnet")

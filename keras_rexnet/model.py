@@ -14,7 +14,8 @@ from keras import layers
 
 from keras_rexnet import spec as specs
 from keras_rexnet.files import CHECKPOINT_SUFFIXES, KERAS_WEIGHTS_SUFFIX, is_checkpoint
-from keras_rexnet.layers import Conv2D, DepthwiseConv2D, DropPath, PartialShortcut
+from keras_rexnet.layers import (BatchNormalization, Conv2D, DepthwiseConv2D, DropPath,
+                                 PartialShortcut)
 
 BN_EPSILON = 1e-5  # PyTorch's default, as in the official models
 BN_MOMENTUM = 0.9  # PyTorch momentum 0.1
@@ -88,13 +89,10 @@ def _conv(x, filters, name, kernel_size=1, strides=1, use_bias=False, init=None,
         padding = "valid"
     else:
         padding = "same"
-    # channels first with a bias: Keras' own Conv2D adds it wrongly on TensorFlow; 1x1: a
-    # matrix product on JAX, several times faster to train there (layers.py)
-    first = (data_format or keras.config.image_data_format()) == "channels_first"
-    conv = Conv2D if (use_bias and first) or kernel_size == 1 else layers.Conv2D
-    return conv(filters, kernel_size, strides=strides, padding=padding,
-                use_bias=use_bias, name=name, data_format=data_format,
-                kernel_initializer=init or "glorot_uniform")(x)
+    # keras_rexnet's Conv2D: the stock one's numbers, faster on JAX and torch (layers.py)
+    return Conv2D(filters, kernel_size, strides=strides, padding=padding,
+                  use_bias=use_bias, name=name, data_format=data_format,
+                  kernel_initializer=init or "glorot_uniform")(x)
 
 
 def _channel_axis(data_format):
@@ -102,8 +100,8 @@ def _channel_axis(data_format):
 
 
 def _bn(x, name, axis=-1):
-    return layers.BatchNormalization(axis=axis, epsilon=BN_EPSILON, momentum=BN_MOMENTUM,
-                                     name=name)(x)
+    return BatchNormalization(axis=axis, epsilon=BN_EPSILON, momentum=BN_MOMENTUM,
+                              name=name)(x)
 
 
 def _squeeze_excite(x, block, prefix, init=None, data_format=None):
@@ -117,6 +115,26 @@ def _squeeze_excite(x, block, prefix, init=None, data_format=None):
               data_format=data_format)
     s = _act(f"{prefix}_gate", s, "sigmoid")
     return layers.Multiply(name=f"{prefix}_excite")([x, s])
+
+
+def _depthwise(x, block, name, init=None, data_format=None):
+    # PyTorch's k // 2 on every side when strided ("same" would pad asymmetrically)
+    strided = block.stride > 1
+    return DepthwiseConv2D(block.kernel_size, strides=block.stride,
+                           padding="valid" if strided else "same",
+                           symmetric_padding=block.kernel_size // 2 if strided else None,
+                           use_bias=False, name=name, data_format=data_format,
+                           depthwise_initializer=init or "glorot_uniform")(x)
+
+
+def _depthwise_old(x, block, name, init=None, data_format=None):
+    if block.stride > 1:
+        x = layers.ZeroPadding2D(block.kernel_size // 2, name=f"{name}_pad",
+                                 data_format=data_format)(x)
+    return DepthwiseConv2D(block.kernel_size, strides=block.stride,
+                           padding="valid" if block.stride > 1 else "same",
+                           use_bias=False, name=name, data_format=data_format,
+                           depthwise_initializer=init or "glorot_uniform")(x)
 
 
 def block_output_name(block):
@@ -142,13 +160,7 @@ def apply_block(x, block, init=None, drop_path_rate=0.0, data_format=None):
             filters = block.hidden_channels if op.role == "expand_conv" else block.out_channels
             x = _conv(x, filters, name, init=init, data_format=data_format)
         elif op.kind == "dwconv":
-            if block.stride > 1:
-                x = layers.ZeroPadding2D(block.kernel_size // 2, name=f"{prefix}_dw_pad",
-                                         data_format=data_format)(x)
-            x = DepthwiseConv2D(block.kernel_size, strides=block.stride,
-                                padding="valid" if block.stride > 1 else "same",
-                                use_bias=False, name=name, data_format=data_format,
-                                depthwise_initializer=init or "glorot_uniform")(x)
+            x = _depthwise(x, block, name, init=init, data_format=data_format)
         elif op.kind == "bn":
             x = _bn(x, name, _channel_axis(data_format))
         elif op.kind == "act":

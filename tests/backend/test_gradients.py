@@ -1,17 +1,19 @@
 """Gradients of the custom layers equal those of the stock layers / plain ops, on each backend.
 
 ``keras_rexnet.layers`` computes some layers differently from Keras where that trains faster
-(on JAX: 1x1 convolutions as one matrix product, depthwise convolutions as shifted sums). Here
-the forward results and the gradients with respect to the input and to every weight are
-compared with ``keras.layers.Conv2D`` / ``keras.layers.DepthwiseConv2D`` (same weights) and,
-for :class:`PartialShortcut`, with the same sum written as plain ``keras.ops``.
+(on JAX: 1x1 convolutions as one matrix product, depthwise convolutions as shifted sums; on
+torch: convolutions on a view of the inputs, BatchNormalization as torch's fused kernel; on
+TensorFlow: BatchNormalization as its fused kernel). Here the forward results, the gradients
+with respect to the input and to every weight, and BatchNormalization's moving statistics are
+compared with ``keras.layers.Conv2D`` / ``DepthwiseConv2D`` / ``BatchNormalization`` (same
+weights) and, for :class:`PartialShortcut`, with the same sum written as plain ``keras.ops``.
 """
 
 import numpy as np
 import pytest
 
 import keras
-from keras_rexnet.layers import Conv2D, DepthwiseConv2D, PartialShortcut
+from keras_rexnet.layers import BatchNormalization, Conv2D, DepthwiseConv2D, PartialShortcut
 
 
 def _value_and_grads(fn, weights, inputs):
@@ -42,8 +44,9 @@ def _value_and_grads(fn, weights, inputs):
     return float(as_np(value)), [as_np(g) for g in dw], [as_np(g) for g in dx]
 
 
-def _compare(stock, ours, input_shapes, seed=0, atol=1e-4):
-    """Same weights in ``stock`` and ``ours``; their outputs and all gradients agree."""
+def _compare(stock, ours, input_shapes, seed=0, atol=1e-4, training=None):
+    """Same weights in ``stock`` and ``ours``; their outputs and all gradients agree, and so
+    do the non-trainable weights a call updates (``training``: passed to the layers)."""
     rng = np.random.default_rng(seed)
     inputs = [rng.normal(size=s).astype("float32") for s in input_shapes]
     arg = [keras.KerasTensor(s) for s in input_shapes]
@@ -51,8 +54,11 @@ def _compare(stock, ours, input_shapes, seed=0, atol=1e-4):
     for layer in (stock, ours):
         layer(arg)  # builds
     weights = [rng.normal(size=w.shape).astype("float32") for w in stock.trainable_weights]
+    fixed = [rng.uniform(0.5, 2.0, size=w.shape).astype("float32")
+             for w in stock.non_trainable_weights]  # positive: they may be variances
+    kwargs = {} if training is None else {"training": training}
     cotangent = None
-    results = []
+    results, updated = [], []
     for layer in (stock, ours):
         out_shape = layer.compute_output_shape(input_shapes if len(input_shapes) > 1
                                                else input_shapes[0])
@@ -60,10 +66,16 @@ def _compare(stock, ours, input_shapes, seed=0, atol=1e-4):
             cotangent = np.random.default_rng(seed + 1).normal(size=out_shape).astype("float32")
 
         def fn(w, xs, layer=layer, cotangent=cotangent):
-            out, _ = layer.stateless_call(w, [], xs if len(xs) > 1 else xs[0])
+            out, _ = layer.stateless_call(w, fixed, xs if len(xs) > 1 else xs[0], **kwargs)
             return keras.ops.sum(out * keras.ops.convert_to_tensor(cotangent))
 
         results.append(_value_and_grads(fn, weights, inputs))
+        tensors = [keras.ops.convert_to_tensor(x) for x in inputs]
+        _, new_fixed = layer.stateless_call(weights, fixed,
+                                            tensors if len(tensors) > 1 else tensors[0], **kwargs)
+        updated.append([keras.ops.convert_to_numpy(v) for v in new_fixed])
+    for a, b in zip(*updated):
+        np.testing.assert_allclose(b, a, rtol=0, atol=atol)
     (v0, dw0, dx0), (v1, dw1, dx1) = results
     assert abs(v1 - v0) <= atol * max(1.0, abs(v0))
     assert len(dw0) == len(dw1) == len(weights) and len(dx0) == len(dx1) == len(inputs)
@@ -86,11 +98,27 @@ def test_conv1x1_matches_stock(kwargs, spatial):
     _compare(stock, ours, [shape])
 
 
-def test_conv_kxk_is_the_stock_op():
-    stock = keras.layers.Conv2D(4, 3, strides=2, padding="same", use_bias=False)
-    ours = Conv2D(4, 3, strides=2, padding="same", use_bias=False)
-    assert not ours._matmul_applies(keras.KerasTensor((2, 9, 9, 3)))
-    _compare(stock, ours, [(2, 9, 9, 3)])
+def _shape(data_format, height, width, channels, batch=2):
+    if data_format == "channels_first":
+        return (batch, channels, height, width)
+    return (batch, height, width, channels)
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+@pytest.mark.parametrize("kwargs", [dict(kernel_size=3, strides=2, padding="same"),
+                                    dict(kernel_size=2, strides=1, padding="same",
+                                         use_bias=True),
+                                    dict(kernel_size=3, strides=1, padding="valid",
+                                         dilation_rate=2, use_bias=True)],
+                         ids=["k3-s2-same", "k2-s1-same-bias", "k3-valid-dilated-bias"])
+def test_conv_kxk_matches_stock(kwargs, data_format):
+    """kxk convolutions: the stock op on TensorFlow and JAX, PyTorch's on a view on torch
+    (asymmetric "same" padding, dilation, bias, channels first)."""
+    # 6 filters: no output width equals the channels (keras' TensorFlow bias bug, layers.py)
+    kwargs = {"filters": 6, "use_bias": False, "data_format": data_format, **kwargs}
+    shape = _shape(data_format, 9, 8, 3)
+    assert not Conv2D(**kwargs)._matmul_applies(keras.KerasTensor(shape))
+    _compare(keras.layers.Conv2D(**kwargs), Conv2D(**kwargs), [shape])
 
 
 @pytest.mark.parametrize("kwargs", [dict(kernel_size=3, strides=1, padding="same"),
@@ -101,6 +129,55 @@ def test_conv_kxk_is_the_stock_op():
 def test_depthwise_matches_stock(kwargs):
     kwargs = {"use_bias": False, **kwargs}
     _compare(keras.layers.DepthwiseConv2D(**kwargs), DepthwiseConv2D(**kwargs), [(2, 11, 11, 6)])
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+@pytest.mark.parametrize("kernel,size", [(3, (11, 11)), (3, (8, 10)), (5, (9, 6))],
+                         ids=["k3-odd", "k3-even", "k5"])
+def test_depthwise_symmetric_padding_matches_zero_padding(kernel, size, data_format):
+    """``symmetric_padding=p`` (the builders' strided depthwise layers) equals
+    ``ZeroPadding2D(p)`` before the stock layer, forward and backward."""
+    p = kernel // 2
+    common = dict(kernel_size=kernel, strides=2, padding="valid", use_bias=False,
+                  data_format=data_format)
+    stock = keras.Sequential([keras.layers.ZeroPadding2D(p, data_format=data_format),
+                              keras.layers.DepthwiseConv2D(**common)])
+    ours = DepthwiseConv2D(**common, symmetric_padding=p)
+    _compare(stock, ours, [_shape(data_format, *size, 5)])
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["training", "inference"])
+@pytest.mark.parametrize("shape,axis", [((4, 6, 5, 7), -1), ((4, 7, 6, 5), 1),
+                                        ((6, 1, 1, 7), -1), ((8, 7), -1)],
+                         ids=["nhwc", "nchw", "pooled", "2d"])
+def test_batchnorm_matches_stock(shape, axis, training):
+    """BatchNormalization (torch's / TensorFlow's fused kernels there): outputs, gradients and
+    the updated moving mean and variance (Keras' momentum, the biased batch variance)."""
+    kwargs = dict(axis=axis, momentum=0.9, epsilon=1e-5)
+    backend, spec = keras.config.backend(), keras.KerasTensor(shape)
+    if backend == "torch":  # the fused path is the one compared
+        assert BatchNormalization(**kwargs)._torch_applies(spec, None)
+    if backend == "tensorflow":
+        assert BatchNormalization(**kwargs)._tf_applies(spec, None) == (len(shape) == 4)
+    _compare(keras.layers.BatchNormalization(**kwargs), BatchNormalization(**kwargs), [shape],
+             training=training)
+
+
+def test_batchnorm_without_scale_and_center_matches_stock():
+    kwargs = dict(axis=-1, momentum=0.8, epsilon=1e-3, scale=False, center=False)
+    stock, ours = keras.layers.BatchNormalization(**kwargs), BatchNormalization(**kwargs)
+    shape = (3, 5, 4, 6)
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=shape).astype("float32")
+    for layer in (stock, ours):
+        layer.build(shape)
+    ours.set_weights(stock.get_weights())
+    for training in (True, False):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(ours(x, training=training)),
+                                   keras.ops.convert_to_numpy(stock(x, training=training)),
+                                   rtol=0, atol=1e-5)
+    for a, b in zip(stock.get_weights(), ours.get_weights()):
+        np.testing.assert_allclose(b, a, rtol=0, atol=1e-6)
 
 
 class _PlainShortcut(keras.layers.Layer):
@@ -122,13 +199,19 @@ def test_partial_shortcut_matches_plain_ops(channels):
 
 
 def test_builders_use_the_fast_layers():
-    """Every 1x1 convolution of a built model is keras_rexnet's Conv2D (whose JAX path the
-    tests above compare), every depthwise one keras_rexnet's DepthwiseConv2D."""
+    """Every convolution of a built model is keras_rexnet's Conv2D or DepthwiseConv2D, every
+    BatchNormalization keras_rexnet's (whose fast paths the tests above compare)."""
     from keras_rexnet import ReXNetV1
 
     model = ReXNetV1(0.5, input_shape=(32, 32, 3), classes=4)
     convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     ones = [c for c in convs if tuple(c.kernel_size) == (1, 1)]
-    assert ones and all(type(c) is Conv2D for c in ones)
+    assert ones and all(type(c) in (Conv2D, DepthwiseConv2D) for c in convs)
     assert all(type(c) is DepthwiseConv2D for c in convs
                if isinstance(c, keras.layers.DepthwiseConv2D))
+    bns = [layer for layer in model.layers
+           if isinstance(layer, keras.layers.BatchNormalization)]
+    assert bns and all(type(b) is BatchNormalization for b in bns)
+    # no ZeroPadding2D before the strided depthwise layers: they pad themselves
+    assert [layer.symmetric_padding for layer in model.layers
+            if isinstance(layer, DepthwiseConv2D) and layer.strides != (1, 1)] == [1] * 4

@@ -24,13 +24,16 @@ def test_layer_names_say_where_they_come_from(v1):
     for name in ["rescaling", "normalization", "stem_conv", "stem_bn", "stem_act",
                  "block0_dw_conv", "block0_project_bn", "block3_expand_conv", "block3_dw_bn",
                  "block3_se_reduce", "block3_se_bn", "block3_se_expand", "block3_project_bn",
-                 "block1_dw_pad", "head_conv", "head_bn", "avg_pool", "dropout", "predictions"]:
+                 "head_conv", "head_bn", "avg_pool", "dropout", "predictions"]:
         assert name in names, name
     assert v1.get_layer("block3_dw_bn").epsilon == 1e-5
     assert v1.get_layer("block3_dw_bn").momentum == 0.9
     assert v1.get_layer("block3_se_reduce").use_bias
     strided = [layer for layer in v1.layers if getattr(layer, "strides", (1, 1)) != (1, 1)]
     assert strided and all(layer.padding == "valid" for layer in strided)
+    # PyTorch's k // 2 on every side: the stem's ZeroPadding2D, the depthwise layers' own
+    assert v1.get_layer("stem_conv_pad").padding == ((1, 1), (1, 1))
+    assert v1.get_layer("block1_dw_conv").symmetric_padding == 1
 
 
 @pytest.mark.parametrize("model_fixture", ["lite", "v1"])
