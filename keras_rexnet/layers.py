@@ -58,13 +58,21 @@ class PartialShortcut(keras.layers.Layer):
             raise ValueError(
                 f"PartialShortcut needs in_channels <= out_channels, got {c_in} > {c_out}")
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
         out, x = inputs
         axis = self._axis
         c_in = ops.shape(x)[axis]
         extra = ops.shape(out)[axis] - c_in
         if isinstance(extra, int) and extra == 0:
             return out + x
+        if training and keras.config.backend() == "tensorflow" and isinstance(extra, int):
+            # the same sums as out + pad(x): one Pad and one add, whose gradients are a
+            # slice and the identity, where slicing and concatenating take two
+            # StridedSliceGrad (each a zero-filled copy) on TensorFlow. Training only: the
+            # inference graph, which the TFLite files come from, stays as it is.
+            pads = [[0, 0]] * len(out.shape)
+            pads[axis] = [0, extra]
+            return out + ops.pad(x, pads)
         if axis == -1:
             head, tail = out[..., :c_in], out[..., c_in:]
         else:
@@ -227,11 +235,29 @@ class DepthwiseConv2D(keras.layers.DepthwiseConv2D):
                 and isinstance(inputs.shape[h_axis], int)
                 and isinstance(inputs.shape[h_axis + 1], int))
 
-    def call(self, inputs):
+    def _tf_padded_applies(self, inputs, training):
+        # TensorFlow pads inside its depthwise kernel (explicit padding) instead of writing a
+        # padded copy, and its gradient skips the slice back. Training only: the inference
+        # graph, which the TFLite files come from, keeps the Pad op the converter knows.
+        return (training and self.symmetric_padding and keras.config.backend() == "tensorflow"
+                and self.data_format == "channels_last" and self.depth_multiplier == 1
+                and tuple(self.dilation_rate) == (1, 1) and self.strides[0] == self.strides[1])
+
+    def call(self, inputs, training=None):
         if _torch_conv_applies(self, inputs):
             kh, kw, channels, multiplier = self.kernel.shape
             kernel = ops.reshape(self.kernel, (kh, kw, 1, channels * multiplier))
             return _torch_conv(self, inputs, kernel, channels)
+        if self._tf_padded_applies(inputs, training):
+            import tensorflow as tf
+
+            p = self.symmetric_padding
+            outputs = tf.nn.depthwise_conv2d(
+                inputs, ops.cast(self.kernel, inputs.dtype), strides=(1, *self.strides, 1),
+                padding=[[0, 0], [p, p], [p, p], [0, 0]])
+            if self.use_bias:
+                outputs = outputs + ops.cast(self.bias, outputs.dtype)
+            return outputs if self.activation is None else self.activation(outputs)
         if self.symmetric_padding:
             p = self.symmetric_padding
             pads = ((0, 0), (0, 0), (p, p), (p, p)) if self.data_format == "channels_first" \
@@ -353,6 +379,47 @@ class BatchNormalization(keras.layers.BatchNormalization):
         if order is not None:
             outputs = outputs.permute(tuple(order.index(a) for a in range(rank)))
         return ops.cast(outputs, self.compute_dtype)
+
+
+_TF_SILU = None
+
+
+def _tf_silu():
+    """``x * sigmoid(x)`` on TensorFlow whose forward and backward are each one XLA kernel.
+
+    TensorFlow's own ``tf.nn.silu`` runs its gradient as six separate elementwise ops (the
+    sigmoid recomputed), each a pass over the tensor; compiled, each direction is one pass.
+    """
+    global _TF_SILU
+    if _TF_SILU is None:
+        import tensorflow as tf
+
+        forward = tf.function(jit_compile=True, autograph=False)(lambda x: x * tf.sigmoid(x))
+
+        @tf.function(jit_compile=True, autograph=False)
+        def backward(x, dy):
+            s = tf.sigmoid(x)
+            return dy * s * (1 + x * (1 - s))
+
+        @tf.custom_gradient
+        def silu(x):
+            return forward(x), lambda dy: backward(x, dy)
+
+        _TF_SILU = silu
+    return _TF_SILU
+
+
+@keras.saving.register_keras_serializable(package="keras_rexnet")
+class Activation(keras.layers.Activation):
+    """``keras.layers.Activation`` (same config and numbers); on TensorFlow in training, SiLU
+    (swish) runs forward and backward as one compiled kernel each (:func:`_tf_silu`). At
+    inference, and so in the TFLite files, it is Keras' own."""
+
+    def call(self, inputs, training=None):
+        if training and self.activation is keras.activations.silu \
+                and keras.config.backend() == "tensorflow":
+            return _tf_silu()(inputs)
+        return super().call(inputs)
 
 
 @keras.saving.register_keras_serializable(package="keras_rexnet")

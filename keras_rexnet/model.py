@@ -14,8 +14,8 @@ from keras import layers
 
 from keras_rexnet import spec as specs
 from keras_rexnet.files import CHECKPOINT_SUFFIXES, KERAS_WEIGHTS_SUFFIX, is_checkpoint
-from keras_rexnet.layers import (BatchNormalization, Conv2D, DepthwiseConv2D, DropPath,
-                                 PartialShortcut)
+from keras_rexnet.layers import (Activation, BatchNormalization, Conv2D, DepthwiseConv2D,
+                                 DropPath, PartialShortcut)
 
 BN_EPSILON = 1e-5  # PyTorch's default, as in the official models
 BN_MOMENTUM = 0.9  # PyTorch momentum 0.1
@@ -77,7 +77,7 @@ Returns:
 
 
 def _act(name, x, act):
-    return layers.Activation(act, name=name)(x)
+    return Activation(act, name=name)(x)
 
 
 def _conv(x, filters, name, kernel_size=1, strides=1, use_bias=False, init=None,

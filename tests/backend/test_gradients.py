@@ -9,11 +9,14 @@ compared with ``keras.layers.Conv2D`` / ``DepthwiseConv2D`` / ``BatchNormalizati
 weights) and, for :class:`PartialShortcut`, with the same sum written as plain ``keras.ops``.
 """
 
+import inspect
+
 import numpy as np
 import pytest
 
 import keras
-from keras_rexnet.layers import BatchNormalization, Conv2D, DepthwiseConv2D, PartialShortcut
+from keras_rexnet.layers import (Activation, BatchNormalization, Conv2D, DepthwiseConv2D,
+                                 PartialShortcut)
 
 
 def _value_and_grads(fn, weights, inputs):
@@ -56,7 +59,6 @@ def _compare(stock, ours, input_shapes, seed=0, atol=1e-4, training=None):
     weights = [rng.normal(size=w.shape).astype("float32") for w in stock.trainable_weights]
     fixed = [rng.uniform(0.5, 2.0, size=w.shape).astype("float32")
              for w in stock.non_trainable_weights]  # positive: they may be variances
-    kwargs = {} if training is None else {"training": training}
     cotangent = None
     results, updated = [], []
     for layer in (stock, ours):
@@ -64,8 +66,10 @@ def _compare(stock, ours, input_shapes, seed=0, atol=1e-4, training=None):
                                                else input_shapes[0])
         if cotangent is None:  # a random direction, so that every element counts
             cotangent = np.random.default_rng(seed + 1).normal(size=out_shape).astype("float32")
+        takes_training = "training" in inspect.signature(layer.call).parameters
+        kwargs = {"training": training} if training is not None and takes_training else {}
 
-        def fn(w, xs, layer=layer, cotangent=cotangent):
+        def fn(w, xs, layer=layer, cotangent=cotangent, kwargs=kwargs):
             out, _ = layer.stateless_call(w, fixed, xs if len(xs) > 1 else xs[0], **kwargs)
             return keras.ops.sum(out * keras.ops.convert_to_tensor(cotangent))
 
@@ -131,19 +135,35 @@ def test_depthwise_matches_stock(kwargs):
     _compare(keras.layers.DepthwiseConv2D(**kwargs), DepthwiseConv2D(**kwargs), [(2, 11, 11, 6)])
 
 
+@pytest.mark.parametrize("training", [None, True], ids=["call", "training"])
 @pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
-@pytest.mark.parametrize("kernel,size", [(3, (11, 11)), (3, (8, 10)), (5, (9, 6))],
-                         ids=["k3-odd", "k3-even", "k5"])
-def test_depthwise_symmetric_padding_matches_zero_padding(kernel, size, data_format):
+@pytest.mark.parametrize("kernel,size,bias", [(3, (11, 11), False), (3, (8, 10), True),
+                                              (5, (9, 6), False)],
+                         ids=["k3-odd", "k3-even-bias", "k5"])
+def test_depthwise_symmetric_padding_matches_zero_padding(kernel, size, bias, data_format,
+                                                          training):
     """``symmetric_padding=p`` (the builders' strided depthwise layers) equals
-    ``ZeroPadding2D(p)`` before the stock layer, forward and backward."""
+    ``ZeroPadding2D(p)`` before the stock layer, forward and backward (in training on
+    TensorFlow: its depthwise op's own explicit padding)."""
     p = kernel // 2
-    common = dict(kernel_size=kernel, strides=2, padding="valid", use_bias=False,
+    common = dict(kernel_size=kernel, strides=2, padding="valid", use_bias=bias,
                   data_format=data_format)
     stock = keras.Sequential([keras.layers.ZeroPadding2D(p, data_format=data_format),
                               keras.layers.DepthwiseConv2D(**common)])
     ours = DepthwiseConv2D(**common, symmetric_padding=p)
-    _compare(stock, ours, [_shape(data_format, *size, 5)])
+    shape = _shape(data_format, *size, 7)  # 7: no output width equals the channels (above)
+    if keras.config.backend() == "tensorflow" and data_format == "channels_last":
+        assert bool(ours._tf_padded_applies(keras.KerasTensor(shape), training)) == bool(training)
+    _compare(stock, ours, [shape], training=training)
+
+
+@pytest.mark.parametrize("training", [None, True], ids=["call", "training"])
+@pytest.mark.parametrize("activation", ["silu", "swish", "relu6", "sigmoid"])
+def test_activation_matches_stock(activation, training):
+    """Activation: SiLU compiled forward and backward on TensorFlow in training, Keras' own
+    otherwise; the same values and gradients."""
+    _compare(keras.layers.Activation(activation), Activation(activation), [(3, 6, 5, 8)],
+             training=training)
 
 
 @pytest.mark.parametrize("training", [True, False], ids=["training", "inference"])
@@ -192,10 +212,13 @@ class _PlainShortcut(keras.layers.Layer):
         return input_shape[0]
 
 
+@pytest.mark.parametrize("training", [None, True], ids=["call", "training"])
 @pytest.mark.parametrize("channels", [(9, 4), (6, 6)], ids=["partial", "full"])
-def test_partial_shortcut_matches_plain_ops(channels):
+def test_partial_shortcut_matches_plain_ops(channels, training):
+    """(in training on TensorFlow the layer itself adds a padded input: compared too)"""
     out_c, in_c = channels
-    _compare(_PlainShortcut(), PartialShortcut(), [(2, 5, 5, out_c), (2, 5, 5, in_c)])
+    _compare(_PlainShortcut(), PartialShortcut(), [(2, 5, 5, out_c), (2, 5, 5, in_c)],
+             training=training)
 
 
 def test_builders_use_the_fast_layers():
@@ -209,6 +232,8 @@ def test_builders_use_the_fast_layers():
     assert ones and all(type(c) in (Conv2D, DepthwiseConv2D) for c in convs)
     assert all(type(c) is DepthwiseConv2D for c in convs
                if isinstance(c, keras.layers.DepthwiseConv2D))
+    acts = [layer for layer in model.layers if isinstance(layer, keras.layers.Activation)]
+    assert acts and all(type(a) is Activation for a in acts)
     bns = [layer for layer in model.layers
            if isinstance(layer, keras.layers.BatchNormalization)]
     assert bns and all(type(b) is BatchNormalization for b in bns)
