@@ -6,11 +6,14 @@ Per model, in one process (the machine may be shared: the ratios come from steps
 round by round, medians):
 
 * ratio: the timm loop and the Keras step, alternated; on JAX also the Keras model traced with
-  the stock 1x1 convolution (``keras_rexnet.layers.Conv2D``'s matrix-product path off), i.e.
-  before/after; on torch also the model built channels first, if the builders take it;
+  the stock 1x1 convolution (``keras_rexnet.layers.Conv2D``'s matrix-product path off); on
+  TensorFlow and torch also the step with Keras' own ops (``keras_rexnet.layers.stock_ops``:
+  no fused BatchNorm, no torch convolutions on views, no compiled SiLU...), i.e. before/after;
+  on torch also the model built channels first;
 * JAX: forward+backward of every layer alone (``jax.jit(jax.grad(...))``, training mode), summed
   by kind, at the model's own shapes; and the 3x3 depthwise layer's two gradients apart;
-* torch: ``torch.profiler`` operator tables (self CPU time) of timm's loop and of the Keras step.
+* torch: ``torch.profiler`` operator tables (self CPU time) of timm's loop and of the Keras step
+  (with and without the stock ops).
 
     KERAS_BACKEND=jax python benchmarks/profile_train.py [--models rexnet_100 ...] [--rounds 6]
 
@@ -38,9 +41,10 @@ def _timm_step(name):
     return train_loop_step(baseline_model(name)[0], BATCH, SIZE)
 
 
-def _keras_step(name, data_format="channels_last", trace=None):
+def _keras_step(name, data_format="channels_last", trace=None, every=None):
     """(step function, model): ``train_on_batch`` of the seeded model, compiled as speed.py
-    does. ``trace``: a context manager active while the step is traced (its first call)."""
+    does. ``trace``: a context manager active while the step is traced (its first call);
+    ``every``: one active during every call (torch runs eagerly: it decides at each call)."""
     import contextlib
 
     import keras
@@ -61,11 +65,13 @@ def _keras_step(name, data_format="channels_last", trace=None):
     if first:
         x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
     y = np.random.default_rng(1).integers(0, 1000, BATCH)
-    with trace() if trace else contextlib.nullcontext():
+    with trace() if trace else contextlib.nullcontext(), \
+            every() if every else contextlib.nullcontext():
         model.train_on_batch(x, y)  # builds and traces the step
 
     def step():
-        model.train_on_batch(x, y)
+        with every() if every else contextlib.nullcontext():
+            model.train_on_batch(x, y)
 
     return step, model
 
@@ -105,11 +111,12 @@ def ratio_section(name, rounds, backend):
     steps["keras train_on_batch"] = _keras_step(name)[0]
     if backend == "jax":
         steps["keras, stock 1x1 conv"] = _keras_step(name, trace=_stock_conv())[0]
+    else:
+        from keras_rexnet.layers import stock_ops
+
+        steps["keras, stock ops"] = _keras_step(name, every=stock_ops)[0]
     if backend == "torch":
-        try:
-            steps["keras, channels_first"] = _keras_step(name, "channels_first")[0]
-        except Exception as e:  # the builders may not take channels first yet
-            print(f"(channels_first not measured: {type(e).__name__}: {str(e)[:120]})")
+        steps["keras, channels_first"] = _keras_step(name, "channels_first")[0]
     ms = _alternate(steps, rounds)
     base = ms["timm loop"]
     lines = [f"{name}: median of {rounds} alternated rounds, ms per step (ratio to the timm loop)"]
@@ -224,9 +231,12 @@ def jax_depthwise_section(rounds):
 def torch_profile_section(name, steps=2):
     from torch.profiler import ProfilerActivity, profile
 
+    from keras_rexnet.layers import stock_ops
+
     lines = []
-    for label, fn in (("timm loop", _timm_step(name)), ("keras train_on_batch",
-                                                       _keras_step(name)[0])):
+    for label, fn in (("timm loop", _timm_step(name)),
+                      ("keras train_on_batch", _keras_step(name)[0]),
+                      ("keras train_on_batch, stock ops", _keras_step(name, every=stock_ops)[0])):
         fn()
         with profile(activities=[ProfilerActivity.CPU]) as prof:
             for _ in range(steps):

@@ -14,8 +14,32 @@
   models built with a rate above 0.
 """
 
+import contextlib
+
 import keras
 from keras import ops
+
+_STOCK = False
+
+
+@contextlib.contextmanager
+def stock_ops():
+    """Within this context the layers here compute with Keras' own ops, as the stock layers
+    do, on every backend: no fused BatchNormalization, no torch convolution on views, no
+    compiled SiLU, no JAX matrix products or shifted sums (except where a stock op cannot
+    compute: unequal depthwise strides on TensorFlow). The same numbers, slower; for
+    comparisons and benchmarks (``benchmarks/profile_train.py``). Layers traced inside a
+    compiled function keep what they were traced with."""
+    global _STOCK
+    saved, _STOCK = _STOCK, True
+    try:
+        yield
+    finally:
+        _STOCK = saved
+
+
+def _fast():
+    return not _STOCK
 
 
 @keras.saving.register_keras_serializable(package="keras_rexnet")
@@ -65,7 +89,8 @@ class PartialShortcut(keras.layers.Layer):
         extra = ops.shape(out)[axis] - c_in
         if isinstance(extra, int) and extra == 0:
             return out + x
-        if training and keras.config.backend() == "tensorflow" and isinstance(extra, int):
+        if training and _fast() and keras.config.backend() == "tensorflow" \
+                and isinstance(extra, int):
             # the same sums as out + pad(x): one Pad and one add, whose gradients are a
             # slice and the identity, where slicing and concatenating take two
             # StridedSliceGrad (each a zero-filled copy) on TensorFlow. Training only: the
@@ -109,7 +134,8 @@ class Conv2D(keras.layers.Conv2D):
     * on torch PyTorch's convolution runs on a view of the input (:func:`_torch_conv`)."""
 
     def _matmul_applies(self, inputs):
-        return (keras.config.backend() == "jax" and self.data_format == "channels_last"
+        return (_fast() and keras.config.backend() == "jax"
+                and self.data_format == "channels_last"
                 and tuple(self.kernel_size) == (1, 1) and tuple(self.strides) == (1, 1)
                 and tuple(self.dilation_rate) == (1, 1) and self.groups == 1
                 and isinstance(inputs.shape[-1], int))
@@ -133,7 +159,7 @@ class Conv2D(keras.layers.Conv2D):
 
 def _torch_conv_applies(layer, inputs):
     """Whether ``layer`` (a 2D convolution) runs through :func:`_torch_conv` here."""
-    return (keras.config.backend() == "torch" and len(inputs.shape) == 4
+    return (_fast() and keras.config.backend() == "torch" and len(inputs.shape) == 4
             and layer.padding in ("valid", "same"))
 
 
@@ -229,7 +255,8 @@ class DepthwiseConv2D(keras.layers.DepthwiseConv2D):
         # row/column strides, which its CPU depthwise kernel refuses to compute.
         backend = keras.config.backend()
         strides = tuple(self.strides)
-        wanted = backend == "jax" or (backend == "tensorflow" and strides[0] != strides[1])
+        wanted = (backend == "jax" and _fast()) or (backend == "tensorflow"
+                                                    and strides[0] != strides[1])
         h_axis = 1 if self.data_format == "channels_last" else 2
         return (wanted and self.depth_multiplier == 1 and tuple(self.dilation_rate) == (1, 1)
                 and isinstance(inputs.shape[h_axis], int)
@@ -239,7 +266,8 @@ class DepthwiseConv2D(keras.layers.DepthwiseConv2D):
         # TensorFlow pads inside its depthwise kernel (explicit padding) instead of writing a
         # padded copy, and its gradient skips the slice back. Training only: the inference
         # graph, which the TFLite files come from, keeps the Pad op the converter knows.
-        return (training and self.symmetric_padding and keras.config.backend() == "tensorflow"
+        return (training and _fast() and self.symmetric_padding
+                and keras.config.backend() == "tensorflow"
                 and self.data_format == "channels_last" and self.depth_multiplier == 1
                 and tuple(self.dilation_rate) == (1, 1) and self.strides[0] == self.strides[1])
 
@@ -312,12 +340,12 @@ class BatchNormalization(keras.layers.BatchNormalization):
     """
 
     def _torch_applies(self, inputs, mask):
-        return (keras.config.backend() == "torch" and mask is None and not self.renorm
-                and len(inputs.shape) >= 2)
+        return (_fast() and keras.config.backend() == "torch" and mask is None
+                and not self.renorm and len(inputs.shape) >= 2)
 
     def _tf_applies(self, inputs, mask):
-        return (keras.config.backend() == "tensorflow" and mask is None and not self.renorm
-                and not self.synchronized and len(inputs.shape) == 4
+        return (_fast() and keras.config.backend() == "tensorflow" and mask is None
+                and not self.renorm and not self.synchronized and len(inputs.shape) == 4
                 and self.axis % 4 in (1, 3))
 
     def _tf_call(self, inputs, training):
@@ -416,7 +444,7 @@ class Activation(keras.layers.Activation):
     inference, and so in the TFLite files, it is Keras' own."""
 
     def call(self, inputs, training=None):
-        if training and self.activation is keras.activations.silu \
+        if training and _fast() and self.activation is keras.activations.silu \
                 and keras.config.backend() == "tensorflow":
             return _tf_silu()(inputs)
         return super().call(inputs)
