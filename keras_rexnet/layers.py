@@ -330,13 +330,15 @@ class DepthwiseConv2D(keras.layers.DepthwiseConv2D):
 @keras.saving.register_keras_serializable(package="keras_rexnet")
 class BatchNormalization(keras.layers.BatchNormalization):
     """``keras.layers.BatchNormalization`` (same config, weights, numbers and moving-statistics
-    updates) that runs as PyTorch's fused kernel on torch.
+    updates) that runs as the fused kernel of torch and TensorFlow.
 
     Keras' layer computes the moments and the normalization as a dozen separate tensor ops,
-    forward and backward, where ``torch.native_batch_norm`` does one pass each way (about
-    a third of a training step of ReXNet on torch; ``benchmarks/profile_train.py``). The
-    moving statistics are updated as Keras does (``momentum`` weighs the old value, the
-    batch variance is the biased one). Other backends, masks and ``renorm`` run Keras' own.
+    forward and backward, where ``torch.native_batch_norm`` and TensorFlow's
+    ``FusedBatchNormV3`` do one pass each way (Keras' ops took about a third of a training
+    step of ReXNet on torch; ``benchmarks/profile_train.py``). The moving statistics are
+    updated as Keras does (``momentum`` weighs the old value, the batch variance is the
+    biased one). JAX (where XLA fuses Keras' ops), masks, ``renorm`` and, on TensorFlow,
+    ``synchronized`` and inputs other than 4-D run Keras' own.
     """
 
     def _torch_applies(self, inputs, mask):
@@ -364,7 +366,8 @@ class BatchNormalization(keras.layers.BatchNormalization):
             n = tf.cast(tf.reduce_prod(shape) // channels, x.dtype)
             variance = variance * (n - 1.0) / n
             keep = self.momentum
-            self.moving_mean.assign(ops.cast(self.moving_mean, x.dtype) * keep + mean * (1.0 - keep))
+            self.moving_mean.assign(
+                ops.cast(self.moving_mean, x.dtype) * keep + mean * (1.0 - keep))
             self.moving_variance.assign(
                 ops.cast(self.moving_variance, x.dtype) * keep + variance * (1.0 - keep))
         else:

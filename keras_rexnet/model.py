@@ -127,16 +127,6 @@ def _depthwise(x, block, name, init=None, data_format=None):
                            depthwise_initializer=init or "glorot_uniform")(x)
 
 
-def _depthwise_old(x, block, name, init=None, data_format=None):
-    if block.stride > 1:
-        x = layers.ZeroPadding2D(block.kernel_size // 2, name=f"{name}_pad",
-                                 data_format=data_format)(x)
-    return DepthwiseConv2D(block.kernel_size, strides=block.stride,
-                           padding="valid" if block.stride > 1 else "same",
-                           use_bias=False, name=name, data_format=data_format,
-                           depthwise_initializer=init or "glorot_uniform")(x)
-
-
 def block_output_name(block):
     """Name of the layer whose output is block ``block``'s output."""
     if block.shortcut:

@@ -105,3 +105,35 @@ def test_saves_as_its_own_class(tmp_path):
     assert type(again.get_layer("dw")) is DepthwiseConv2D
     x = np.random.default_rng(4).normal(size=(1, 9, 9, 6)).astype("float32")
     np.testing.assert_allclose(again.predict_on_batch(x), ours.predict_on_batch(x), atol=1e-6)
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True, "1"])
+def test_symmetric_padding_takes_a_non_negative_int(bad):
+    with pytest.raises(ValueError, match="symmetric_padding"):
+        DepthwiseConv2D(3, padding="valid", symmetric_padding=bad)
+
+
+def test_symmetric_padding_needs_valid_padding():
+    with pytest.raises(ValueError, match="padding='valid'"):
+        DepthwiseConv2D(3, padding="same", symmetric_padding=1)
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_symmetric_padding_shape_config_and_saving(tmp_path, data_format):
+    layer = DepthwiseConv2D(3, strides=2, padding="valid", symmetric_padding=1,
+                            data_format=data_format, name="dw")
+    shape = (None, 9, 8, 5) if data_format == "channels_last" else (None, 5, 9, 8)
+    expected = (None, 5, 4, 5) if data_format == "channels_last" else (None, 5, 5, 4)
+    assert layer.compute_output_shape(shape) == expected
+    assert layer.compute_output_shape((None, None, None, 5) if data_format == "channels_last"
+                                      else (None, 5, None, None))[0] is None
+    again = DepthwiseConv2D.from_config(layer.get_config())
+    assert again.symmetric_padding == 1
+    inp = keras.Input(shape[1:])
+    model = keras.Model(inp, layer(inp))
+    x = np.random.default_rng(5).normal(size=(2, *shape[1:])).astype("float32")
+    assert model.predict_on_batch(x).shape == (2, *expected[1:])
+    model.save(tmp_path / "dw.keras")
+    loaded = keras.saving.load_model(tmp_path / "dw.keras")
+    assert loaded.get_layer("dw").symmetric_padding == 1
+    np.testing.assert_allclose(loaded.predict_on_batch(x), model.predict_on_batch(x), atol=1e-6)
