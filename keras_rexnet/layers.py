@@ -350,6 +350,12 @@ class BatchNormalization(keras.layers.BatchNormalization):
                 and not self.renorm and not self.synchronized and len(inputs.shape) == 4
                 and self.axis % 4 in (1, 3))
 
+    def _update_moving_statistics(self, mean, variance):
+        """Keras' update: ``momentum`` weighs the old value (``variance``: the biased one)."""
+        keep = self.momentum
+        for moving, batch in ((self.moving_mean, mean), (self.moving_variance, variance)):
+            moving.assign(ops.cast(moving, batch.dtype) * keep + batch * (1.0 - keep))
+
     def _tf_call(self, inputs, training):
         import tensorflow as tf
 
@@ -364,12 +370,7 @@ class BatchNormalization(keras.layers.BatchNormalization):
             # TensorFlow returns the Bessel-corrected variance; Keras averages the biased one
             shape = tf.shape(x)
             n = tf.cast(tf.reduce_prod(shape) // channels, x.dtype)
-            variance = variance * (n - 1.0) / n
-            keep = self.momentum
-            self.moving_mean.assign(
-                ops.cast(self.moving_mean, x.dtype) * keep + mean * (1.0 - keep))
-            self.moving_variance.assign(
-                ops.cast(self.moving_variance, x.dtype) * keep + variance * (1.0 - keep))
+            self._update_moving_statistics(mean, variance * (n - 1.0) / n)
         else:
             outputs, _, _ = tf.compat.v1.nn.fused_batch_norm(
                 x, gamma, beta, mean=ops.cast(self.moving_mean, x.dtype),
@@ -396,13 +397,8 @@ class BatchNormalization(keras.layers.BatchNormalization):
         if training and self.trainable:
             outputs, mean, invstd = torch.native_batch_norm(
                 x, gamma, beta, None, None, True, 0.0, self.epsilon)
-            with torch.no_grad():
-                variance = invstd.pow(-2) - self.epsilon  # biased, as ops.moments
-                keep = self.momentum
-                self.moving_mean.assign(
-                    ops.cast(self.moving_mean, x.dtype) * keep + mean * (1.0 - keep))
-                self.moving_variance.assign(
-                    ops.cast(self.moving_variance, x.dtype) * keep + variance * (1.0 - keep))
+            with torch.no_grad():  # the biased variance, as ops.moments
+                self._update_moving_statistics(mean, invstd.pow(-2) - self.epsilon)
         else:
             outputs = torch.nn.functional.batch_norm(
                 x, ops.cast(self.moving_mean, x.dtype), ops.cast(self.moving_variance, x.dtype),
