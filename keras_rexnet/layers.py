@@ -159,8 +159,7 @@ class Conv2D(keras.layers.Conv2D):
 
 def _torch_conv_applies(layer, inputs):
     """Whether ``layer`` (a 2D convolution) runs through :func:`_torch_conv` here."""
-    return (_fast() and keras.config.backend() == "torch" and len(inputs.shape) == 4
-            and layer.padding in ("valid", "same"))
+    return _fast() and keras.config.backend() == "torch"
 
 
 def _torch_conv(layer, inputs, kernel, groups):
